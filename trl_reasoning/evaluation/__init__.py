@@ -1,0 +1,14 @@
+"""Evaluation: benchmarks as declared data, generation backends, unbiased pass@k / avg@n / maj@k, results files.
+
+``trl-reason eval`` is the command-line front end (``evaluation/cli.py``); ``evaluate`` is the Python one; the
+trainer uses ``HeldOutEvaluator`` from ``evaluation/training.py``. The guide is ``docs/evaluation.md``.
+"""
+
+from .benchmarks import BENCHMARKS, BenchmarkDataNotFound, BenchmarkError, load_benchmark, known_benchmarks
+from .metrics import avg_at_n, expansion_rate, maj_at_k, pass_at_k
+from .runner import ConfigMismatchError, evaluate
+
+__all__ = [
+    "BENCHMARKS", "BenchmarkDataNotFound", "BenchmarkError", "ConfigMismatchError", "avg_at_n", "evaluate",
+    "expansion_rate", "known_benchmarks", "load_benchmark", "maj_at_k", "pass_at_k",
+]

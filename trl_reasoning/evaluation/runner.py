@@ -1,0 +1,405 @@
+"""Evaluate a model on math benchmarks: generate, grade, score, and write resumable results.
+
+::
+
+    from trl_reasoning.evaluation import evaluate
+    results = evaluate("embedded:smollm2-135m", ["gsm8k", "math500"], n=4, k_list=[1, 4], limit=10,
+                       max_new_tokens=128, output_dir="eval-out")
+    results["average"]["accuracy"]
+
+Settings left as ``None`` come from each benchmark's protocol (``benchmarks.py``). With an ``output_dir``, every
+scored problem is appended to ``samples.jsonl`` as soon as it is graded, and ``results.json`` is rewritten at
+the end. Running again into the same directory with the same settings scores only the problems that are missing
+(so an interrupted run resumes, and a larger ``limit`` extends a finished one); different settings are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .benchmarks import LoadedBenchmark, load_benchmark, resolve
+from .generation import Backend, Completion, SamplingSettings, TransformersBackend, VLLMBackend, render_prompts
+from .metrics import avg_at_n, check_k_list, maj_at_k, mean, pass_at_k
+
+SAMPLES_FILE = "samples.jsonl"
+CONFIG_FILE = "config.json"
+RESULTS_FILE = "results.json"
+RESULTS_SCHEMA = 1
+
+
+class ConfigMismatchError(ValueError):
+    """The output directory holds samples made with other settings; resuming would mix two evaluations."""
+
+
+@dataclass(frozen=True)
+class BenchmarkRun:
+    """Everything that decides one benchmark's samples (compared on resume) plus the k values to report."""
+
+    benchmark: LoadedBenchmark
+    sampling: SamplingSettings
+    k_list: tuple[int, ...]
+    template: str | dict
+    system_prompt: str | None
+
+    def identity(self, model_name: str, backend_name: str) -> dict[str, Any]:
+        return {
+            "model": model_name, "backend": backend_name, "benchmark": self.benchmark.name,
+            "version": self.benchmark.version, "revision": self.benchmark.revision,
+            "template": self.template, "system_prompt": self.system_prompt, **self.sampling.to_dict(),
+        }
+
+
+def plan_runs(
+    benchmarks: Sequence[str], *, n=None, k_list=None, temperature=None, top_p=None, max_new_tokens=None,
+    seed: int = 0, limit: int | None = None, template=None, system_prompt=None, data_dir=None,
+) -> list[BenchmarkRun]:
+    """Resolve names, load rows and settle each benchmark's settings (explicit values override its protocol).
+
+    Raises ``BenchmarkError`` for an unknown name and ``ValueError`` for a k above n, before any model loads.
+    """
+    if not benchmarks:
+        raise ValueError("no benchmarks given")
+    for name in benchmarks:  # fail on a misspelled name before loading any data
+        resolve(name)
+    runs = []
+    for name in benchmarks:
+        loaded = load_benchmark(name, data_dir=data_dir, limit=limit)
+        protocol = loaded.protocol
+        samples = n if n is not None else protocol.n
+        sampling = SamplingSettings(
+            n=samples,
+            temperature=protocol.temperature if temperature is None else temperature,
+            top_p=protocol.top_p if top_p is None else top_p,
+            max_new_tokens=protocol.max_new_tokens if max_new_tokens is None else max_new_tokens,
+            seed=seed,
+        )
+        if k_list is None:
+            ks = sorted({k for k in protocol.k_list if k <= samples} | {1, samples})
+        else:
+            try:
+                ks = check_k_list(list(k_list), samples)
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
+        runs.append(BenchmarkRun(loaded, sampling, tuple(ks), template or protocol.template, system_prompt))
+    return runs
+
+
+def evaluate(
+    model,
+    benchmarks: Sequence[str],
+    *,
+    tokenizer=None,
+    n: int | None = None,
+    k_list: Sequence[int] | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    max_new_tokens: int | None = None,
+    seed: int = 0,
+    limit: int | None = None,
+    template: str | dict | None = None,
+    system_prompt: str | None = None,
+    output_dir: str | os.PathLike | None = None,
+    backend: str | Backend = "transformers",
+    batch_size: int = 16,
+    data_dir: str | os.PathLike | None = None,
+    dtype: str = "float32",
+    grading_processes: int = 1,
+    progress: bool = True,
+    console=None,
+    model_name: str | None = None,
+    prepare_model=None,
+) -> dict[str, Any]:
+    """Evaluate ``model`` (a spec string, a ``(model, tokenizer)`` pair, or a model with ``tokenizer=``).
+
+    ``backend`` is ``"transformers"``, ``"vllm"`` (needs a spec or a directory) or an object with
+    ``generate(prompts, settings)``. ``prepare_model(model)`` may return a replacement model for inference (the
+    CLI passes the ``inference_model`` plugin hook). Returns the results dict that ``results.json`` holds.
+    """
+    runs = plan_runs(
+        benchmarks, n=n, k_list=k_list, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
+        seed=seed, limit=limit, template=template, system_prompt=system_prompt, data_dir=data_dir,
+    )
+    if isinstance(model, tuple):
+        model, tokenizer = model
+    if model_name is None:
+        model_name = model if isinstance(model, str) else getattr(model, "name_or_path", None) or type(model).__name__
+    backend_name = backend if isinstance(backend, str) else getattr(backend, "name", type(backend).__name__)
+    if backend_name not in ("transformers", "vllm") and isinstance(backend, str):
+        raise ValueError(f"unknown backend {backend!r}; use 'transformers' or 'vllm'")
+    out = Path(output_dir) if output_dir is not None else None
+    identities = {run.benchmark.name: run.identity(str(model_name), backend_name) for run in runs}
+    done: dict[tuple[str, str], dict] = {}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        _check_and_record_config(out, identities)
+        done = _read_samples(out / SAMPLES_FILE)
+
+    state = {"backend": None if isinstance(backend, str) else backend, "tokenizer": tokenizer, "model": model}
+
+    def get_backend():  # load the model only if some problem still needs samples
+        if state["backend"] is None:
+            state["backend"], state["tokenizer"] = _build_backend(
+                backend, state["model"], state["tokenizer"], batch_size, dtype, prepare_model
+            )
+        return state["backend"]
+
+    timing: dict[str, dict[str, float]] = {}
+    per_benchmark: dict[str, list[dict]] = {}
+    todo = {run.benchmark.name: [r for r in run.benchmark.rows if (run.benchmark.name, r["id"]) not in done]
+            for run in runs}
+    with _progress_bar(progress, console) as bar:
+        for run in runs:
+            name = run.benchmark.name
+            pending = todo[name]
+            task = bar.add_task(name, total=len(run.benchmark.rows), completed=len(run.benchmark.rows) - len(pending))
+            started, new_tokens = time.perf_counter(), 0
+            chunk = max(1, batch_size // (1 if run.sampling.greedy else run.sampling.n))
+            for start in range(0, len(pending), chunk):
+                rows = pending[start:start + chunk]
+                gen = get_backend()
+                prompts = render_prompts(state["tokenizer"], [r["problem"] for r in rows], run.template,
+                                         run.system_prompt)
+                completions = gen.generate(prompts, run.sampling)
+                records = _score(run, rows, prompts, completions, grading_processes)
+                new_tokens += sum(s["num_tokens"] for record in records for s in record["samples"])
+                if out is not None:
+                    _append_samples(out / SAMPLES_FILE, records)
+                for record in records:
+                    done[(name, record["id"])] = record
+                bar.advance(task, len(rows))
+            elapsed = time.perf_counter() - started
+            timing[name] = {"seconds": round(elapsed, 3), "new_problems": len(pending), "new_tokens": new_tokens,
+                            "tokens_per_second": round(new_tokens / elapsed, 2) if pending and elapsed > 0 else None}
+            per_benchmark[name] = [done[(name, row["id"])] for row in run.benchmark.rows]
+
+    results = _results(runs, per_benchmark, identities, timing, str(model_name), backend_name, batch_size)
+    if out is not None:
+        _write_json(out / RESULTS_FILE, results)
+    if progress:
+        from .table import print_results
+
+        print_results(results, console=console)
+    return results
+
+
+# --- model and backend ------------------------------------------------------------------------------------------
+
+
+def _build_backend(backend, model, tokenizer, batch_size, dtype, prepare_model):
+    if backend == "vllm":
+        if not isinstance(model, str):
+            raise ValueError("the vllm backend loads weights from disk: pass a model spec or directory, not a model")
+        from trl_reasoning.models import load_tokenizer, resolve_model_path
+
+        path = resolve_model_path(model)
+        return VLLMBackend(path, dtype="auto" if dtype == "float32" else dtype), load_tokenizer(model)
+    if isinstance(model, str):
+        from trl_reasoning.models import load_model
+
+        model, tokenizer = load_model(model, dtype=dtype)
+    if tokenizer is None:
+        raise ValueError("a model object needs its tokenizer: pass tokenizer= or a (model, tokenizer) pair")
+    if prepare_model is not None:
+        model = prepare_model(model) or model
+    return TransformersBackend(model, tokenizer, batch_size=batch_size), tokenizer
+
+
+# --- grading and scoring ----------------------------------------------------------------------------------------
+
+
+def _grading():
+    try:
+        from trl_reasoning.grading import extract_answer, grade_many, normalize
+    except ImportError as error:
+        raise ImportError(f"evaluation needs trl_reasoning.grading (extract_answer, grade_many): {error}") from error
+    return extract_answer, grade_many, normalize
+
+
+def _score(run: BenchmarkRun, rows, prompts, completions: list[list[Completion]], processes: int) -> list[dict]:
+    """Grade every sample (its last box, else the whole response, as ``grade_response`` reads it)."""
+    extract_answer, grade_many, _ = _grading()
+    pairs = [(row["answer"], c.text) for row, samples in zip(rows, completions) for c in samples]
+    verdicts = grade_many(pairs, processes=processes, responses=True)
+    records, position = [], 0
+    for row, prompt, samples in zip(rows, prompts, completions):
+        sample_records = []
+        for completion in samples:
+            verdict = verdicts[position]
+            position += 1
+            sample_records.append({
+                "text": completion.text, "num_tokens": completion.num_tokens,
+                "finish_reason": completion.finish_reason, "extracted": extract_answer(completion.text),
+                "correct": bool(verdict.equal), "reason": verdict.reason,
+            })
+        reference_ok = all(verdicts[i].reference_ok for i in range(position - len(samples), position))
+        records.append({
+            "benchmark": run.benchmark.name, "version": run.benchmark.version, "id": row["id"],
+            "problem": row["problem"], "answer": row["answer"], "prompt": prompt, "reference_ok": reference_ok,
+            "num_correct": sum(s["correct"] for s in sample_records), "samples": sample_records,
+        })
+    return records
+
+
+def _answer_key(answer: str) -> str:
+    """maj@k's equivalence classes: answers with the same canonical string (the grader's ``normalize``) vote together."""
+    _, _, normalize = _grading()
+    try:
+        return normalize(answer)
+    except Exception:  # a pathological answer still gets a vote, as itself
+        return "".join(answer.split())
+
+
+def problem_scores(record: dict, k_list: Sequence[int]) -> dict[str, float]:
+    """pass@k, maj@k (k > 1) and avg@n of one scored problem."""
+    correct = [s["correct"] for s in record["samples"]]
+    answers = [None if s["extracted"] is None else str(s["extracted"]) for s in record["samples"]]
+    n, c = len(correct), sum(correct)
+    scores = {f"pass@{k}": pass_at_k(n, c, k) for k in k_list}
+    scores.update({f"maj@{k}": maj_at_k(answers, correct, k, key=_answer_key) for k in k_list if k > 1})
+    scores[f"avg@{n}"] = avg_at_n(correct)
+    return scores
+
+
+def benchmark_metrics(records: list[dict], k_list: Sequence[int]) -> dict[str, Any]:
+    """Mean scores over the problems whose reference could be read, plus length and format rates."""
+    scored = [r for r in records if r["reference_ok"]]
+    samples = [s for r in records for s in r["samples"]]
+    metrics: dict[str, Any] = {}
+    if scored:
+        per_problem = [problem_scores(r, k_list) for r in scored]
+        for key in per_problem[0]:
+            metrics[key] = mean([scores[key] for scores in per_problem])
+        metrics["accuracy"] = mean([avg_at_n([s["correct"] for s in r["samples"]]) for r in scored])
+    metrics["num_problems"] = len(scored)
+    metrics["unreadable_references"] = len(records) - len(scored)
+    if samples:
+        metrics["mean_response_tokens"] = mean([s["num_tokens"] for s in samples])
+        metrics["truncated_rate"] = mean([float(s["finish_reason"] == "length") for s in samples])
+        metrics["answer_rate"] = mean([float(s["extracted"] is not None) for s in samples])
+    return metrics
+
+
+def _results(runs, per_benchmark, identities, timing, model_name, backend_name, batch_size) -> dict[str, Any]:
+    benchmarks = {}
+    for run in runs:
+        name = run.benchmark.name
+        benchmarks[name] = {
+            **run.benchmark.describe(),
+            "settings": identities[name],
+            "k_list": list(run.k_list),
+            "metrics": benchmark_metrics(per_benchmark[name], run.k_list),
+            "timing": timing[name],
+        }
+    common = set.intersection(*(set(b["metrics"]) for b in benchmarks.values()))
+    average = {
+        key: mean([b["metrics"][key] for b in benchmarks.values()])
+        for key in sorted(common)
+        if key.startswith(("pass@", "maj@", "avg@")) or key in ("accuracy", "mean_response_tokens")
+    }
+    return {
+        "schema": RESULTS_SCHEMA,
+        "model": model_name,
+        "backend": backend_name,
+        "batch_size": batch_size,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "versions": library_versions(),
+        "benchmarks": benchmarks,
+        "average": average,
+        "problems": {name: records for name, records in per_benchmark.items()},
+    }
+
+
+def library_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for dist in ("trl-reasoning", "torch", "transformers", "trl", "datasets", "latex2sympy2", "sympy", "vllm"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    return versions
+
+
+# --- files ------------------------------------------------------------------------------------------------------
+
+
+def _check_and_record_config(out: Path, identities: dict[str, dict]) -> None:
+    path = out / CONFIG_FILE
+    recorded = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    previous = recorded.get("benchmarks", {})
+    for name, identity in identities.items():
+        if name not in previous or previous[name] == identity:
+            continue
+        old = previous[name]
+        changes = [f"{key}: {old.get(key)!r} -> {identity.get(key)!r}"
+                   for key in sorted(set(old) | set(identity)) if old.get(key) != identity.get(key)]
+        raise ConfigMismatchError(
+            f"{out} already holds {name} samples made with other settings ({'; '.join(changes)}). "
+            f"Resuming would mix two evaluations: use another --output-dir, or delete {out / SAMPLES_FILE} and "
+            f"{path} to start over."
+        )
+    _write_json(path, {"schema": RESULTS_SCHEMA, "benchmarks": {**previous, **identities}})
+
+
+def _read_samples(path: Path) -> dict[tuple[str, str], dict]:
+    """Scored problems already in ``samples.jsonl``; a torn last line (killed mid-write) is cut off."""
+    if not path.exists():
+        return {}
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        data = data[: data.rfind(b"\n") + 1]
+        with path.open("r+b") as f:
+            f.truncate(len(data))
+    done = {}
+    for line in data.decode("utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            done[(record["benchmark"], record["id"])] = record
+    return done
+
+
+def _append_samples(path: Path, records: list[dict]) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class _NoProgress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def add_task(self, *args, **kwargs):
+        return 0
+
+    def advance(self, *args, **kwargs):
+        pass
+
+
+def _progress_bar(enabled: bool, console):
+    if not enabled:
+        return _NoProgress()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+        TimeRemainingColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TimeRemainingColumn(), console=console,
+    )

@@ -1,0 +1,52 @@
+r"""Math answer grading: extraction, normalisation, equivalence, time limits, the correctness reward.
+
+    >>> from trl_reasoning.grading import extract_answer, grade, grade_response, grade_many
+    >>> grade(r"\left( 3, \frac{\pi}{2} \right)", r"(3, \pi/2)").equal
+    True
+    >>> grade("4.5e33", r"4.5 \times 10^{33}").reason
+    'numeric'
+    >>> grade_response(r"\text{(C)}", r"... \boxed{A} \boxed{B} \boxed{C}").equal   # boxing every choice
+    False
+
+Modules, each holding one thing:
+
+* `extract`: the final answer of a response (last `\boxed{}`, the box-every-choice rule, fallbacks);
+* `normalize`: the canonical string of an answer;
+* `numeric`: plain numbers, exact or with relative tolerance;
+* `structured`: tuples, intervals, sets, matrices, equations;
+* `symbolic`: latex2sympy2 + sympy (runs in worker processes only);
+* `equivalence`: the full comparison of two normalised answers (runs in a worker);
+* `timeout`: the worker pool with a hard time limit that works from any thread;
+* `grader`: `grade`, `grade_response`, `grade_many`;
+* `reward`: `CorrectnessReward`, a TRL reward function;
+* `cli`: the `trl-reason grade` command.
+
+See docs/grading.md for the rules in full.
+"""
+
+from .extract import extract_answer
+from .grader import DEFAULT_REL_TOL, DEFAULT_TIMEOUT, grade, grade_many, grade_response
+from .normalize import normalize
+from .verdict import REASONS, Verdict
+
+__all__ = [
+    "extract_answer",
+    "normalize",
+    "grade",
+    "grade_response",
+    "grade_many",
+    "Verdict",
+    "REASONS",
+    "DEFAULT_REL_TOL",
+    "DEFAULT_TIMEOUT",
+    "CorrectnessReward",
+]
+
+
+def __getattr__(name: str):
+    # the reward imports nothing heavy, but keep `import trl_reasoning.grading` minimal for workers
+    if name == "CorrectnessReward":
+        from .reward import CorrectnessReward
+
+        return CorrectnessReward
+    raise AttributeError(name)

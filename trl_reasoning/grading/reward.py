@@ -1,0 +1,148 @@
+r"""`CorrectnessReward`: 1.0 when a completion's final answer equals the row's reference, else 0.0.
+
+    from trl import GRPOTrainer
+    from trl_reasoning.grading.reward import CorrectnessReward
+
+    correctness = CorrectnessReward()            # dataset needs an `answer` column
+    trainer = GRPOTrainer(model=..., reward_funcs=[correctness], train_dataset=dataset)
+    ...
+    correct = correctness.is_correct(rewards)    # [True, False, ...]
+
+It follows TRL's reward-function signature, `__call__(prompts, completions, completion_ids=None,
+answer=None, **kwargs) -> list[float]`; completions may be strings or conversations (lists of
+`{"role", "content"}` dicts, whose last assistant message is graded).
+
+* The answer is read with `extract_answer(completion, fallbacks)`: the last `\boxed{}`; without
+  `fallbacks=True` a completion with no box is wrong and counted as an extraction failure.
+* Rows whose reference cannot be read get `wrong_value` and are counted as reference failures
+  (fix the data; they are never scored correct).
+* Repeated `(reference, answer)` pairs, common in GRPO groups, come from an LRU cache of
+  `cache_size` verdicts.
+* Pairs not in the cache are graded together with `grade_many` on `processes` workers, each with
+  a hard `timeout`.
+* When TRL passes `log_metric`, the batch rates `correctness/extract_fail_rate` and
+  `correctness/ref_parse_fail_rate` are logged. Running totals are kept in `extract_failures`,
+  `reference_failures`, `graded` and `last_verdicts` (the verdicts of the latest call).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from .extract import extract_answer
+from .grader import DEFAULT_REL_TOL, DEFAULT_TIMEOUT, grade_many
+from .verdict import Verdict
+
+__all__ = ["CorrectnessReward", "completion_text"]
+
+
+def completion_text(completion: Any) -> str:
+    """The text of a completion: a string, or the last assistant (else last) message of a conversation."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, dict):
+        return str(completion.get("content") or "")
+    if isinstance(completion, (list, tuple)):
+        messages = [message for message in completion if isinstance(message, dict)]
+        assistant = [message for message in messages if message.get("role") == "assistant"]
+        chosen = (assistant or messages)[-1:] if messages else []
+        content = chosen[0].get("content") if chosen else ""
+        if isinstance(content, list):  # multimodal content parts
+            content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+        return str(content or "")
+    return "" if completion is None else str(completion)
+
+
+class CorrectnessReward:
+    """A TRL reward function that scores final-answer correctness (see the module docstring)."""
+
+    def __init__(
+        self,
+        correct_value: float = 1.0,
+        wrong_value: float = 0.0,
+        fallbacks: bool = False,
+        cache_size: int = 65536,
+        *,
+        rel_tol: float = DEFAULT_REL_TOL,
+        timeout: float = DEFAULT_TIMEOUT,
+        processes: int | None = None,
+    ):
+        self.__name__ = "correctness"
+        self.correct_value = float(correct_value)
+        self.wrong_value = float(wrong_value)
+        self.fallbacks = fallbacks
+        self.cache_size = cache_size
+        self.rel_tol = rel_tol
+        self.timeout = timeout
+        self.processes = processes
+        self._cache: OrderedDict[tuple[str, str], Verdict] = OrderedDict()
+        self.graded = 0
+        self.extract_failures = 0
+        self.reference_failures = 0
+        self.cache_hits = 0
+        self.last_verdicts: list[Verdict] = []
+
+    def _cached(self, key: tuple[str, str]) -> Verdict | None:
+        verdict = self._cache.get(key)
+        if verdict is not None:
+            self._cache.move_to_end(key)
+            self.cache_hits += 1
+        return verdict
+
+    def _store(self, key: tuple[str, str], verdict: Verdict) -> None:
+        if self.cache_size <= 0:
+            return
+        self._cache[key] = verdict
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def __call__(self, prompts, completions, completion_ids=None, answer=None, **kwargs) -> list[float]:
+        if answer is None:
+            raise ValueError(
+                "CorrectnessReward needs the reference answers: the training dataset must have an "
+                "`answer` column (TRL passes every dataset column to reward functions by name)."
+            )
+        if isinstance(answer, str):
+            answer = [answer] * len(completions)
+        if len(answer) != len(completions):
+            raise ValueError(f"got {len(completions)} completions but {len(answer)} answers; they must match")
+        extracted = [extract_answer(completion_text(completion), fallbacks=self.fallbacks) for completion in completions]
+        verdicts: list[Verdict | None] = [None] * len(completions)
+        missing: dict[tuple[str, str], list[int]] = {}
+        for index, (reference, found) in enumerate(zip(answer, extracted)):
+            if found is None:
+                verdicts[index] = Verdict(False, "no-answer", True)
+                continue
+            key = (str(reference), found)
+            verdict = self._cached(key)
+            if verdict is None:
+                missing.setdefault(key, []).append(index)
+            else:
+                verdicts[index] = verdict
+        if missing:
+            keys = list(missing)
+            for key, verdict in zip(keys, grade_many(keys, self.processes, rel_tol=self.rel_tol, timeout=self.timeout)):
+                self._store(key, verdict)
+                for index in missing[key]:
+                    verdicts[index] = verdict
+        # a missing answer says nothing about the reference, so check references of those rows too
+        for index, found in enumerate(extracted):
+            if found is None and not str(answer[index]).strip():
+                verdicts[index] = Verdict(False, "unparseable-reference", False)
+        extract_failures = sum(found is None for found in extracted)
+        reference_failures = sum(not verdict.reference_ok for verdict in verdicts)
+        self.graded += len(verdicts)
+        self.extract_failures += extract_failures
+        self.reference_failures += reference_failures
+        self.last_verdicts = list(verdicts)
+        log_metric = kwargs.get("log_metric")
+        if callable(log_metric) and verdicts:
+            log_metric("correctness/extract_fail_rate", extract_failures / len(verdicts))
+            log_metric("correctness/ref_parse_fail_rate", reference_failures / len(verdicts))
+        return [self.correct_value if verdict.equal else self.wrong_value for verdict in verdicts]
+
+    def is_correct(self, values) -> list[bool]:
+        """Which rewards mean "correct" (`value == correct_value`)."""
+        return [float(value) == self.correct_value for value in values]

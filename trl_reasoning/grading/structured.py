@@ -1,0 +1,167 @@
+r"""Split a normalised answer into its structure before its parts are compared.
+
+    >>> from trl_reasoning.grading.structured import parse_shape
+    >>> parse_shape(r"(1,2)\cup[3,\infty)").kind
+    'union'
+
+`parse_shape(text)` returns a `Shape(kind, items, brackets)`:
+
+| kind | written as | compared |
+|---|---|---|
+| `matrix` | `\begin{pmatrix}1&2\\3&4\end{pmatrix}` (any `*matrix`) | same shape, cell by cell; a one-row or one-column matrix also equals a tuple of its cells |
+| `union` | `A \cup B` | as an unordered collection of its parts |
+| `set` | `\{1,2\}`, a bare list `1, 3`, `1 \pm \sqrt{2}`, `1 \text{ or } 3` | unordered, each element matched once (`1, 3` equals `3, 1`) |
+| `tuple` | `(1,2)`, `[0,1)`, `(3,4]`, a ratio `1:2` | ordered, same length and same brackets; with a `[`, `]` or `\infty` it is an interval |
+| `equation` | one top-level `=` whose left side is not a lone variable | as equations: the same up to a non-zero factor |
+| `relation` | `<`, `>`, `\leq`, `\geq`, `\neq` | as normalised strings |
+| `scalar` | anything else | string, then numeric, then symbolic |
+
+A parenthesised scalar `(5)` is the scalar `5`. Elements go through `normalize.element`, so
+`x=1, x=3` is the list `1, 3`. Nesting deeper than 30 levels is read as a scalar.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .normalize import element
+
+__all__ = ["Shape", "parse_shape", "split_top"]
+
+_MATRIX = re.compile(r"^\\begin\{([a-zA-Z]*matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.DOTALL)
+_RELATION = re.compile(r"<|>|\\leq(?![a-zA-Z])|\\geq(?![a-zA-Z])|\\neq(?![a-zA-Z])|\\lt(?![a-zA-Z])|\\gt(?![a-zA-Z])")
+_MAX_DEPTH = 30
+
+
+@dataclass(frozen=True)
+class Shape:
+    kind: str
+    items: tuple
+    brackets: str = ""
+
+
+def _scan(text: str):
+    """Yield (index, depth) for every character, treating ([{ and \\{ as openers."""
+    depth = 0
+    index = 0
+    length = len(text)
+    while index < length:
+        char = text[index]
+        if char == "\\" and index + 1 < length:
+            following = text[index + 1]
+            if following == "{":
+                yield index, depth
+                depth += 1
+                index += 2
+                continue
+            if following == "}":
+                depth -= 1
+                yield index, depth
+                index += 2
+                continue
+            yield index, depth
+            index += 1
+            continue
+        if char in "([{":
+            yield index, depth
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+            yield index, depth
+        else:
+            yield index, depth
+        index += 1
+
+
+def split_top(text: str, separator: str) -> list[str]:
+    """Split `text` on `separator` where it is outside every bracket."""
+    if separator not in text:
+        return [text]
+    parts: list[str] = []
+    start = 0
+    skip_until = -1
+    for index, depth in _scan(text):
+        if index < skip_until or depth != 0:
+            continue
+        if text.startswith(separator, index):
+            if separator[1:].isalpha() and text[index + len(separator):index + len(separator) + 1].isalpha():
+                continue
+            parts.append(text[start:index])
+            start = index + len(separator)
+            skip_until = start
+    parts.append(text[start:])
+    return parts
+
+
+def _closes_at_end(text: str, opener_width: int) -> bool:
+    """True when the bracket opening `text` closes at its last character (`(a)(b)` is False)."""
+    for index, depth in _scan(text):
+        if depth == 0 and index > 0:
+            return index >= len(text) - opener_width
+    return False
+
+
+def _pm(text: str) -> list[str] | None:
+    parts = split_top(text, "\\pm")
+    if len(parts) != 2 or not parts[1]:
+        parts = split_top(text, "\\mp")
+        if len(parts) != 2 or not parts[1]:
+            return None
+    head, tail = parts
+    return [f"{head}+{tail}" if head else tail, f"{head}-{tail}" if head else f"-{tail}"]
+
+
+def _elements(parts, depth: int) -> tuple:
+    """Parse list elements; a `\\pm` element (`1\\pm\\sqrt{5}`) contributes both of its values."""
+    shapes = []
+    for part in parts:
+        if not part:
+            continue
+        shape = parse_shape(part, depth + 1)
+        if shape.kind == "set" and not shape.brackets:
+            shapes.extend(shape.items)
+        else:
+            shapes.append(shape)
+    return tuple(shapes)
+
+
+def parse_shape(text: str, depth: int = 0) -> Shape:
+    """Read the structure of a normalised answer (see the module docstring)."""
+    text = element(text.strip())
+    if depth > _MAX_DEPTH or not text:
+        return Shape("scalar", (text,))
+    matrix = _MATRIX.match(text)
+    if matrix:
+        rows = [row for row in split_top(matrix.group(2), "\\\\") if row.strip()]
+        cells = tuple(tuple(element(cell) for cell in split_top(row, "&")) for row in rows)
+        if cells and len({len(row) for row in cells}) == 1:
+            return Shape("matrix", cells)
+        return Shape("scalar", (text,))
+    pieces = split_top(text, "\\cup")
+    if len(pieces) > 1:
+        return Shape("union", tuple(parse_shape(piece, depth + 1) for piece in pieces))
+    if text.startswith("\\{") and text.endswith("\\}") and _closes_at_end(text, 2):
+        inner = text[2:-2]
+        return Shape("set", _elements(split_top(inner, ","), depth), "{}")
+    if text[0] in "([" and text[-1] in ")]" and _closes_at_end(text, 1):
+        parts = split_top(text[1:-1], ",")
+        if len(parts) >= 2:
+            return Shape("tuple", tuple(parse_shape(part, depth + 1) for part in parts), text[0] + text[-1])
+        if text[0] == "(" and text[-1] == ")":
+            return parse_shape(text[1:-1], depth + 1)
+    parts = split_top(text, ",")
+    if len(parts) >= 2:
+        return Shape("set", _elements(parts, depth))
+    expanded = _pm(text)
+    if expanded:
+        return Shape("set", tuple(parse_shape(part, depth + 1) for part in expanded))
+    ratio = split_top(text, ":")
+    if len(ratio) >= 2 and all(ratio):
+        return Shape("tuple", tuple(parse_shape(part, depth + 1) for part in ratio), "::")
+    if _RELATION.search(text):
+        return Shape("relation", (text,))
+    sides = split_top(text, "=")
+    if len(sides) == 2 and all(sides):
+        return Shape("equation", tuple(sides))
+    return Shape("scalar", (text,))

@@ -1,0 +1,357 @@
+"""``ReasoningGRPOTrainer``: TRL's ``GRPOTrainer`` with a hook at every phase of the step.
+
+It overrides these ``GRPOTrainer`` methods, each calling ``super()`` (a contract test pins their signatures):
+
+* ``_generate_and_score_completions``: prompt selection and rewriting before generation (``select_prompts``,
+  ``transform_prompt``); after it, group filtering, custom advantages, the ``pg_loss_coef`` scale (0 gives
+  entropy-only training) and extra per-row fields for the loss.
+* ``_calculate_rewards``: builds the global ``RolloutBatch`` once rewards are gathered, lets plugins reshape rewards
+  (``shape_rewards``) and observe them (``on_rewards``), and warns on truncation and zero-variance groups.
+* ``_compute_loss``: adds ``loss_terms`` (reusing the forward pass's log-probs and entropies).
+* ``_get_per_token_logps_and_entropies``: keeps the training forward's log-probs and entropies for ``loss_terms``.
+* ``create_optimizer``, ``_get_train_sampler``, ``_save_checkpoint``, ``_load_optimizer_and_scheduler``:
+  plugin parameter groups, samplers and checkpointed plugin state.
+
+With no active plugin and default settings every override is a pass-through (see ``benchmarks/overhead.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+import torch
+from trl import GRPOConfig, GRPOTrainer
+
+from ..rollouts import LossContext, RolloutBatch
+
+logger = logging.getLogger("trl_reasoning")
+
+PLUGIN_STATE_FILE = "plugin_state.pt"
+
+
+@dataclass
+class ReasoningGRPOConfig(GRPOConfig):
+    """``GRPOConfig`` plus the options trl-reasoning adds to every GRPO-based trainer."""
+
+    pg_loss_coef: float = field(default=1.0, metadata={
+        "help": "Scale of the policy-gradient term, applied to the advantages after rewards are recorded. 0 gives "
+                "entropy-only training (1-shot RLVR's `pg_loss_coeff=0`): TRL's entropy bonus and KL term stay."})
+    group_filter: list[float] | None = field(default=None, metadata={
+        "help": "Keep only groups whose pass rate (from the `correct` flag) lies in [lo, hi]; others get zero "
+                "advantage. E.g. [0.05, 0.95] (QuestA) or [0.01, 0.99] (drop zero-variance groups)."})
+    warn_truncated_fraction: float = field(default=0.5, metadata={
+        "help": "Warn when more than this share of completions hit max_completion_length (see TRL #5697)."})
+    warn_zero_std_fraction: float = field(default=0.9, metadata={
+        "help": "Warn when more than this share of groups have identical rewards (no learning signal)."})
+
+
+class ReasoningGRPOTrainer(GRPOTrainer):
+    """GRPO with trl-reasoning's hooks. Build it through ``trl_reasoning.run`` or directly::
+
+        trainer = ReasoningGRPOTrainer(model=model, reward_funcs=[reward], args=ReasoningGRPOConfig(...),
+                                       train_dataset=dataset, processing_class=tokenizer, plugin_manager=pm)
+    """
+
+    config_class = ReasoningGRPOConfig
+
+    def __init__(self, *args, plugin_manager=None, recipe=None, **kwargs):
+        from ..plugins import PluginManager
+
+        self.pm = plugin_manager if plugin_manager is not None else PluginManager(discover=False)
+        self.recipe = recipe
+        self.auxiliary: dict[str, torch.nn.Module] = {}
+        self._last_batch: RolloutBatch | None = None
+        self._forward_cache = None
+        self._warned: set[str] = set()
+        model = kwargs.get("model", args[0] if args else None)
+        if model is not None and not isinstance(model, str):
+            self.pm.hook.modify_model(model=model, processing_class=kwargs.get("processing_class"), recipe=recipe)
+        super().__init__(*args, **kwargs)
+        self._has = {name: bool(getattr(self.pm.hook, name).get_hookimpls()) for name in (
+            "select_prompts", "transform_prompt", "shape_rewards", "on_rewards", "filter_groups", "advantages",
+            "extra_batch_fields", "loss_terms", "schedule", "metrics")}
+        self._correct_func = next((i for i, f in enumerate(self.reward_funcs) if hasattr(f, "is_correct")), None)
+        for name, module in self._collect_auxiliary().items():
+            self.auxiliary[name] = module
+        from .callbacks import HookCallback
+
+        self.add_callback(HookCallback(self))
+        self.pm.hook.trainer_ready(trainer=self)
+
+    # -- setup ------------------------------------------------------------------------------------------------------
+
+    def _collect_auxiliary(self) -> dict[str, torch.nn.Module]:
+        found = {}
+        for result in self.pm.hook.auxiliary_models(trainer=self):
+            for name, module in (result or {}).items():
+                if name in found:
+                    raise ValueError(f"two plugins register an auxiliary model named {name!r}")
+                trainable = any(p.requires_grad for p in module.parameters())
+                module = module.to(self.accelerator.device)
+                if not trainable:
+                    module = self.accelerator.prepare_model(module, evaluation_mode=True)
+                found[name] = module
+        return found
+
+    def create_optimizer(self, model=None):
+        optimizer = super().create_optimizer(model)
+        groups = [g for result in self.pm.hook.param_groups(trainer=self, model=self.model) for g in (result or [])]
+        for group in groups:
+            group.setdefault("lr", self.args.learning_rate)
+            group.setdefault("weight_decay", self.args.weight_decay)
+            optimizer.add_param_group(group)
+        return optimizer
+
+    def _get_train_sampler(self, dataset=None):
+        default = super()._get_train_sampler(dataset)
+        custom = self.pm.hook.train_sampler(trainer=self, dataset=dataset if dataset is not None
+                                            else self.train_dataset, default_sampler=default)
+        return custom if custom is not None else default
+
+    # -- generation ---------------------------------------------------------------------------------------------------
+
+    def _generate_and_score_completions(self, inputs):
+        training = self.model.training
+        if training and (self._has["select_prompts"] or self._has["transform_prompt"]):
+            inputs = self._rewrite_prompts(inputs)
+        self._last_batch = None
+        output = super()._generate_and_score_completions(inputs)
+        if not training or self._last_batch is None:
+            return output
+        batch = self._last_batch
+        advantages = output["advantages"]  # (B_local,) GRPO's
+        if self._has["advantages"]:
+            custom = self.pm.hook.advantages(trainer=self, batch=batch, inputs=inputs, output=output)
+            if custom is not None:
+                advantages = custom.to(advantages.device)  # (B_local,) or (B_local, T)
+        keep = self._kept_groups(batch)
+        if keep is not None:
+            row_keep = keep.repeat_interleave(batch.num_generations)[batch.local_slice]  # (B_local,)
+            row_keep = row_keep.to(advantages.device)
+            advantages = advantages * (row_keep.view(-1, *[1] * (advantages.dim() - 1))).to(advantages.dtype)
+            self._metrics["train"]["group_filter/kept_fraction"].append(keep.float().mean().item())
+        if self.args.pg_loss_coef != 1.0:
+            advantages = advantages * self.args.pg_loss_coef
+        output["advantages"] = advantages
+        if self._has["extra_batch_fields"]:
+            for result in self.pm.hook.extra_batch_fields(trainer=self, batch=batch, inputs=inputs, output=output):
+                for key, value in (result or {}).items():
+                    if key in output:
+                        raise ValueError(f"extra_batch_fields: {key!r} would overwrite TRL's own field")
+                    output[key] = value
+        return output
+
+    def _kept_groups(self, batch: RolloutBatch):
+        keep = None
+        if self.args.group_filter is not None:
+            lo, hi = self.args.group_filter
+            rate = batch.group_pass_rate()  # (num_groups,)
+            keep = (rate >= lo) & (rate <= hi)
+        if self._has["filter_groups"]:
+            for result in self.pm.hook.filter_groups(trainer=self, batch=batch):
+                if result is not None:
+                    result = result.bool().cpu()
+                    keep = result if keep is None else keep & result
+        return keep
+
+    def _rewrite_prompts(self, inputs: list[dict]) -> list[dict]:
+        """Select and rewrite the unique prompts of the global generation batch on the main process, broadcast."""
+        from accelerate.utils import broadcast_object_list, gather_object
+
+        G = self.num_generations
+        local = len(inputs)
+        all_rows = gather_object(inputs)  # global order, groups contiguous
+        unique = [all_rows[i] for i in range(0, len(all_rows), G)]
+        chosen = [None]
+        if self.accelerator.is_main_process:
+            rows = unique
+            if self._has["select_prompts"]:
+                selected = self.pm.hook.select_prompts(trainer=self, rows=rows, num_prompts=len(rows))
+                if selected is not None:
+                    if len(selected) != len(rows):
+                        raise ValueError(f"select_prompts returned {len(selected)} rows, expected {len(rows)}")
+                    rows = list(selected)
+            if self._has["transform_prompt"]:
+                rows = [self.pm.call_chain("transform_prompt", "row", dict(row), trainer=self) for row in rows]
+            chosen = [rows]
+        broadcast_object_list(chosen, from_process=0)
+        expanded = [dict(row) for row in chosen[0] for _ in range(G)]
+        start = self.accelerator.process_index * local
+        return expanded[start:start + local]
+
+    # -- rewards ------------------------------------------------------------------------------------------------------
+
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)  # (B, F)
+        if not self.model.training:
+            return rewards_per_func
+        batch = self._build_batch(inputs, prompts, completions, completion_ids_list, rewards_per_func)
+        if self._has["shape_rewards"]:
+            for result in self.pm.hook.shape_rewards(trainer=self, batch=batch):
+                for name, values in (result or {}).items():
+                    if name not in batch.reward_names:
+                        raise ValueError(f"shape_rewards: no reward function named {name!r} "
+                                         f"(have {batch.reward_names})")
+                    column = batch.reward_names.index(name)
+                    rewards_per_func[:, column] = values.to(rewards_per_func)  # (B,)
+            batch.rewards = rewards_per_func.detach().float().cpu()
+        if self._has["on_rewards"]:
+            self.pm.hook.on_rewards(trainer=self, batch=batch)
+        self._record_batch_metrics(batch)
+        self._last_batch = batch
+        return rewards_per_func
+
+    def _build_batch(self, inputs, prompts, completions, completion_ids_list, rewards_per_func) -> RolloutBatch:
+        from accelerate.utils import gather_object
+
+        eos = self.processing_class.eos_token_id if hasattr(self.processing_class, "eos_token_id") else None
+        limit = self.max_completion_length
+        local_meta = [
+            (row.get("prompt_id", -1), ids, len(ids) >= limit and (not ids or ids[-1] != eos))
+            for row, ids in zip(inputs, completion_ids_list)
+        ]
+        single = self.accelerator.num_processes == 1
+        meta = local_meta if single else gather_object(local_meta)
+        all_prompts = prompts if single else gather_object(list(prompts))
+        all_completions = completions if single else gather_object(list(completions))
+        all_rows = inputs if single else gather_object([{k: v for k, v in r.items()} for r in inputs])
+        texts = [c if isinstance(c, str) else (c[-1]["content"] if c else "") for c in all_completions]
+        rewards = rewards_per_func.detach().float().cpu()  # (B, F)
+        correct = None
+        if self._correct_func is not None:
+            func = self.reward_funcs[self._correct_func]
+            correct = torch.tensor(func.is_correct(rewards[:, self._correct_func].tolist()), dtype=torch.bool)  # (B,)
+        return RolloutBatch(
+            step=self.state.global_step,
+            num_generations=self.num_generations,
+            prompt_ids=[int(m[0]) for m in meta],
+            prompts=list(all_prompts),
+            completions=texts,
+            completion_token_ids=[list(m[1]) for m in meta],
+            completion_lengths=torch.tensor([len(m[1]) for m in meta], dtype=torch.long),  # (B,)
+            truncated=torch.tensor([bool(m[2]) for m in meta], dtype=torch.bool),  # (B,)
+            rewards=rewards,
+            reward_names=list(self.reward_func_names),
+            reward_weights=self.reward_weights.detach().float().cpu(),  # (F,)
+            correct=correct,
+            rows=list(all_rows),
+            process_index=self.accelerator.process_index,
+            local_size=len(inputs),
+        )
+
+    def _record_batch_metrics(self, batch: RolloutBatch) -> None:
+        metrics = self._metrics["train"]
+        if batch.correct is not None:
+            metrics["correct/rate"].append(batch.correct.float().mean().item())
+        truncated = batch.truncated.float().mean().item()
+        zero_std = (batch.group_reward_std() < 1e-6).float().mean().item() if batch.num_generations > 1 else 0.0
+        if truncated > self.args.warn_truncated_fraction:
+            self._warn_once("truncated", f"step {batch.step}: {truncated:.0%} of completions hit "
+                            f"max_completion_length={self.max_completion_length} without EOS; their rewards are "
+                            "unreliable. Raise max_completion_length or set mask_truncated_completions (TRL #5697).")
+        if zero_std > self.args.warn_zero_std_fraction:
+            self._warn_once("zero_std", f"step {batch.step}: {zero_std:.0%} of groups have identical rewards, so "
+                            "they carry no gradient. Use easier problems, more generations, or partial credit.")
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned and self.accelerator.is_main_process:
+            self._warned.add(key)
+            from ..progress import console
+
+            console.print(f"[yellow]warning:[/] {message}")
+
+    # -- loss ---------------------------------------------------------------------------------------------------------
+
+    def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None,
+                                           compute_entropy=False, *args, **kwargs):
+        result = super()._get_per_token_logps_and_entropies(model, input_ids, attention_mask, logits_to_keep,
+                                                             batch_size, compute_entropy, *args, **kwargs)
+        if self._has.get("loss_terms") and torch.is_grad_enabled() and compute_entropy:
+            self._forward_cache = result  # (logps (B,T), entropies (B,T), aux)
+        return result
+
+    def _compute_loss(self, model, inputs):
+        self._forward_cache = None
+        loss = super()._compute_loss(model, inputs)
+        if not self._has["loss_terms"] or not self.model.training:
+            return loss
+        logps, entropies = (self._forward_cache[0], self._forward_cache[1]) if self._forward_cache else (None, None)
+        ctx = LossContext(per_token_logps=logps, entropies=entropies, completion_mask=inputs["completion_mask"],
+                          inputs=inputs, grad_accum_steps=self.current_gradient_accumulation_steps,
+                          step=self.state.global_step)
+        for result in self.pm.hook.loss_terms(trainer=self, model=model, inputs=inputs, ctx=ctx):
+            for name, term in (result or {}).items():
+                loss = loss + term / self.current_gradient_accumulation_steps
+                self._metrics["train"][f"loss/{name}"].append(term.detach().float().item())
+        self._forward_cache = None
+        return loss
+
+    # -- checkpoints --------------------------------------------------------------------------------------------------
+
+    def plugin_states(self) -> dict:
+        return self.pm.call_each("plugin_state", trainer=self)
+
+    def load_plugin_states(self, states: dict) -> None:
+        for name, state in states.items():
+            if name not in self.pm.active:
+                logger.warning("checkpoint holds state of plugin %r, which this run does not activate", name)
+                continue
+            self.pm.call_one(name, "load_plugin_state", trainer=self, state=state)
+
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+        states = self.plugin_states()
+        if self.args.should_save:
+            folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+            os.makedirs(folder, exist_ok=True)
+            tmp = os.path.join(folder, PLUGIN_STATE_FILE + ".tmp")
+            torch.save(states, tmp)
+            os.replace(tmp, os.path.join(folder, PLUGIN_STATE_FILE))
+
+    def _load_optimizer_and_scheduler(self, checkpoint):
+        super()._load_optimizer_and_scheduler(checkpoint)
+        if checkpoint is not None:
+            path = os.path.join(checkpoint, PLUGIN_STATE_FILE)
+            if os.path.exists(path):
+                self.load_plugin_states(torch.load(path, weights_only=False))
+
+    # -- scheduling -------------------------------------------------------------------------------------------------
+
+    def apply_schedule(self, step: int) -> dict:
+        """Merge every plugin's ``schedule`` for ``step`` and apply the core keys."""
+        merged: dict = {}
+        owners: dict = {}
+        for name, result in self.pm.call_each("schedule", trainer=self, step=step).items():
+            for key, value in result.items():
+                if key in merged and merged[key] != value and key in CORE_SCHEDULE_KEYS:
+                    raise ValueError(f"plugins {owners[key]!r} and {name!r} both schedule {key!r}")
+                merged[key] = value
+                owners[key] = name
+        if "max_completion_length" in merged:
+            self.set_max_completion_length(int(merged["max_completion_length"]))
+        if "beta" in merged:
+            if merged["beta"] != 0 and self.ref_model is None and self.beta == 0:
+                raise ValueError("schedule: beta > 0 needs a reference model from the start (set trainer.beta > 0)")
+            self.beta = float(merged["beta"])
+        for key, value in merged.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self._metrics["train"][f"schedule/{key}"].append(float(value))
+        return merged
+
+    def set_max_completion_length(self, n: int) -> None:
+        """Change the generation budget from now on, on the transformers and the vLLM path (TRL reads it from
+        several places; setting ``max_completion_length`` alone does nothing)."""
+        self.max_completion_length = self.args.max_completion_length = n
+        if getattr(self, "generation_config", None) is not None:
+            self.generation_config.max_new_tokens = n
+        if isinstance(getattr(self, "generation_kwargs", None), dict):
+            self.generation_kwargs["max_new_tokens"] = n
+        if getattr(self, "vllm_generation", None) is not None:
+            self.vllm_generation.max_completion_length = n
+
+
+CORE_SCHEDULE_KEYS = ("max_completion_length", "beta")
