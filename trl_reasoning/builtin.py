@@ -1,4 +1,4 @@
-"""The core's own plugin: the ``grpo`` trainer and the ``boxed_integer`` reward, registered like any plugin's."""
+"""The core's own plugin: the ``grpo`` and ``sft`` trainers and the ``boxed_integer`` reward, registered like any plugin's."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ def register_trainers(register):
     from .trainers import ReasoningGRPOConfig, ReasoningGRPOTrainer
 
     register("grpo", ReasoningGRPOTrainer, ReasoningGRPOConfig)
+    from .trainers.sft import ReasoningSFTConfig, ReasoningSFTTrainer
+
+    register("sft", ReasoningSFTTrainer, ReasoningSFTConfig)
 
 
 @hookimpl

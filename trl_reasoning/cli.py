@@ -42,6 +42,13 @@ def cmd_run(args) -> int:
     from .run import run_recipe
 
     recipe = load_recipe(args.recipe, args.set or [])
+    if getattr(args, "allow_resume_mismatch", False):
+        os.environ["TRL_REASONING_ALLOW_RESUME_MISMATCH"] = "1"  # read by the resume check, in every process
+    from .launch import maybe_relaunch
+
+    status = maybe_relaunch(args)  # --num-processes / --accelerate-config: torchrun or accelerate launch
+    if status is not None:
+        return status
     run_recipe(recipe, output_dir=args.output_dir, resume=args.resume)
     return 0
 
@@ -110,6 +117,12 @@ def build_parser(pm=None) -> argparse.ArgumentParser:
     run.add_argument("--output-dir", help="where to write the run (default: the recipe's output_dir)")
     run.add_argument("--resume", nargs="?", const=True, default=None, metavar="CHECKPOINT",
                      help="resume from the latest checkpoint in the output dir, or from CHECKPOINT")
+    run.add_argument("--allow-resume-mismatch", action="store_true",
+                     help="resume even when the checkpoint's data fingerprint or recipe differ (a stage switch)")
+    run.add_argument("--num-processes", type=int, metavar="N",
+                     help="run N processes: torchrun on CPU (gloo), accelerate launch on GPUs (docs/lifecycle.md)")
+    run.add_argument("--accelerate-config", metavar="FILE",
+                     help="accelerate config file (DeepSpeed ZeRO-2/3, FSDP, ...): launches with accelerate")
     run.set_defaults(handler=cmd_run)
 
     plugins = sub.add_parser("plugins", help="list installed plugins")

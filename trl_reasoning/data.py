@@ -186,15 +186,22 @@ def load_rows(source: str, *, split: str = "train", data_dir: str | None = None,
 
 
 def render_prompt(problem: str, template: str = "chat", *, system_prompt: str | None = None,
-                  user_template: str = "{problem}") -> list[dict] | str:
-    """The prompt for one problem: conversational messages (chat templates) or a plain string (``plain``)."""
+                  user_template: str = "{problem}", few_shot: list[dict] | None = None) -> list[dict] | str:
+    """The prompt for one problem: conversational messages (chat templates) or a plain string (``plain``).
+
+    ``few_shot`` rows (``problem`` and ``solution``) become earlier user/assistant turns (or, for ``plain``,
+    "problem\nsolution" paragraphs): the cheapest way to make a weak model show the answer format in its samples.
+    """
     if template not in TEMPLATES:
         raise DataError(f"unknown template {template!r}; known: {', '.join(TEMPLATES)}")
     user = user_template.replace("{problem}", problem)
+    shots = [(user_template.replace("{problem}", str(ex["problem"])), str(ex["solution"])) for ex in few_shot or []]
     if template == "plain":
-        return user
+        return "".join(f"{q}\n{a}\n\n" for q, a in shots) + user
     system = QWEN25_MATH_COT_SYSTEM if template == "qwen25-math-cot" and system_prompt is None else system_prompt
     messages = [{"role": "system", "content": system}] if system else []
+    for question, answer in shots:
+        messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
     return messages + [{"role": "user", "content": user}]
 
 
@@ -212,7 +219,7 @@ def prompt_rows(rows: list[dict], section) -> list[dict]:
         new["problem"] = str(row[section.problem_column])
         new["answer"] = str(row[section.answer_column])
         new["prompt"] = render_prompt(new["problem"], section.template, system_prompt=section.system_prompt,
-                                      user_template=section.user_template)
+                                      user_template=section.user_template, few_shot=section.few_shot)
         new["prompt_id"] = i
         out.append(new)
     return out

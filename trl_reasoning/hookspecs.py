@@ -90,6 +90,22 @@ def register_eval_options(parser):
 # ---------------------------------------------------------------------------------------------------------------------
 
 
+@hookspec(firstresult=True)
+def run_stages(recipe, args):
+    """Split one run into consecutive trainers: return a list of dicts of trainer-config overrides, one per stage,
+    each with ``max_steps`` (the global step at which that stage's trainer stops; increasing), or ``None``.
+
+    ``args`` is the trainer config the recipe builds, before any override (read ``per_device_train_batch_size``,
+    ``world_size``, ``num_generations`` there). Fires once per ``run_recipe``, before the first trainer is built.
+    At each boundary the core saves a checkpoint and builds the next stage's trainer with its overrides, resuming
+    from that checkpoint with ``ignore_data_skip=True``: global step, weights, optimizer, LR scheduler and plugin
+    state carry over; the sampler starts afresh; the LR schedule follows the new ``max_steps``. ``--resume`` starts
+    in the stage whose range holds the checkpoint's step. Use it only for what one trainer cannot change (the
+    batch shape: ``num_generations``, prompts per step); ``schedule`` changes the rest on the exact step.
+    Built-in user: FastCuRL's stage table (a new trainer when prompts per step or generations per prompt change).
+    """
+
+
 @hookspec
 def modify_model(model, processing_class, recipe):
     """Change the policy in place before the trainer wraps it (model surgery).

@@ -77,6 +77,8 @@ class DataSection:
     system_prompt: str | None = field(default=None, metadata={"help": "System message (chat templates)."})
     user_template: str = field(default="{problem}", metadata={
         "help": "User message; `{problem}` is replaced by the problem text."})
+    few_shot: list[dict] = field(default_factory=list, metadata={
+        "help": "Worked examples ({problem, solution}) shown as earlier turns of every prompt (and at evaluation)."})
     limit: int | None = field(default=None, metadata={"help": "Use only the first N training rows."})
     shuffle_seed: int | None = field(default=None, metadata={"help": "Shuffle the training rows once."})
 

@@ -2,7 +2,9 @@
 
 ``trl-reason report OUTPUT_DIR`` (also run at the end of every run) reads ``metrics.jsonl`` and writes
 ``plots/<metric>.png`` for reward, accuracy, completion length, entropy, KL, held-out accuracy and every metric a
-plugin logs, plus ``plots/overview.png`` with the main curves side by side.
+plugin logs, plus ``plots/overview.png`` with the main curves side by side, and ``summary.md``: one row per metric
+(first, last, min, max, number of points). A main curve the run did not log is named in the summary (KL, for
+instance, is logged only when ``trainer.beta`` > 0).
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ def read_metrics(output_dir: str | Path) -> list[dict]:
 
 
 def curves(rows: list[dict]) -> dict[str, tuple[list[float], list[float]]]:
-    series: dict[str, tuple[list[float], list[float]]] = {}
+    """``{metric: (steps, values)}`` by step. A step logged twice (a run killed after logging steps past its last
+    checkpoint, then resumed) keeps its last value: the resumed run's."""
+    by_step: dict[str, dict] = {}
     for row in rows:
         step = row.get("step")
         for key, value in row.items():
@@ -41,9 +45,11 @@ def curves(rows: list[dict]) -> dict[str, tuple[list[float], list[float]]]:
                 continue
             if not math.isfinite(value):
                 continue
-            xs, ys = series.setdefault(key, ([], []))
-            xs.append(step)
-            ys.append(value)
+            by_step.setdefault(key, {})[step] = value
+    series: dict[str, tuple[list[float], list[float]]] = {}
+    for key, points in by_step.items():
+        steps = sorted(points, key=lambda s: (s is None, s if s is not None else 0))
+        series[key] = (steps, [points[s] for s in steps])
     return series
 
 
@@ -93,7 +99,28 @@ def write_plots(output_dir: str | Path) -> list[Path]:
         fig.savefig(path)
         plt.close(fig)
         written.append(path)
+    write_summary(output_dir, series)
     return written
+
+
+def summary_markdown(series: dict[str, tuple[list[float], list[float]]]) -> str:
+    """The summary table: one row per logged metric, main curves first."""
+    names = [n for n in MAIN_CURVES if n in series] + sorted(n for n in series if n not in MAIN_CURVES)
+    lines = ["| metric | first | last | min | max | points |", "|---|---:|---:|---:|---:|---:|"]
+    for name in names:
+        ys = series[name][1]
+        lines.append(f"| {name} | {ys[0]:.4g} | {ys[-1]:.4g} | {min(ys):.4g} | {max(ys):.4g} | {len(ys)} |")
+    missing = [n for n in MAIN_CURVES if n not in series]
+    if missing:
+        lines += ["", "Not logged by this run: " + ", ".join(missing) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(output_dir: str | Path, series=None) -> Path:
+    series = series if series is not None else curves(read_metrics(output_dir))
+    path = Path(output_dir) / "summary.md"
+    path.write_text(summary_markdown(series), encoding="utf-8")
+    return path
 
 
 def summary(rows: list[dict]) -> dict[str, tuple[float, float]]:
@@ -142,5 +169,8 @@ def report(output_dir: str | Path) -> list[Path]:
     for name, (xs, ys) in sorted(curves(rows).items()):
         table.add_row(name, f"{ys[0]:.4g}", f"{ys[-1]:.4g}", str(len(ys)))
     console.print(table)
-    console.print(f"wrote {len(written)} plots to {Path(output_dir) / 'plots'}")
+    missing = [n for n in MAIN_CURVES if n not in curves(rows)]
+    if missing:
+        console.print(f"not logged by this run: {', '.join(missing)}")
+    console.print(f"wrote {len(written)} plots to {Path(output_dir) / 'plots'} and {Path(output_dir) / 'summary.md'}")
     return written

@@ -97,14 +97,17 @@ def prepare(recipe: Recipe, pm: PluginManager | None = None) -> PreparedRun:
     return PreparedRun(recipe, pm, trainer_class, config_class, kwargs, specs)
 
 
-def build_config(prepared: PreparedRun, output_dir: str):
+def build_config(prepared: PreparedRun, output_dir: str, overrides: dict | None = None):
     recipe = prepared.recipe
-    values = {**RUN_DEFAULTS, **prepared.trainer_kwargs, "output_dir": output_dir, "seed": recipe.seed}
+    values = {**RUN_DEFAULTS, **prepared.trainer_kwargs, **(overrides or {}), "output_dir": output_dir,
+              "seed": recipe.seed}
     import torch
 
     if not torch.cuda.is_available():
         values.setdefault("use_cpu", True)
         values.setdefault("bf16", False)
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            values.setdefault("ddp_backend", "gloo")  # several CPU processes (torchrun) talk over gloo
     try:
         return prepared.config_class(**values)
     except (ValueError, TypeError) as exc:
@@ -138,7 +141,8 @@ def _maybe_call(factory):
     return factory if "completions" in params else factory()
 
 
-def provenance(recipe: Recipe, dataset_fingerprint: str | None) -> dict:
+def provenance(recipe: Recipe, dataset_fingerprint: str | None, pm: PluginManager | None = None,
+               world_size: int = 1, resumed_from: str | None = None) -> dict:
     from importlib import metadata
 
     versions = {}
@@ -153,12 +157,29 @@ def provenance(recipe: Recipe, dataset_fingerprint: str | None) -> dict:
                                   cwd=Path(__file__).resolve().parent).stdout.strip() or None
     except Exception:
         revision = None
+    import hashlib
+
+    plugins = {}
+    for name in (pm.active if pm is not None else recipe.plugins):
+        info = pm.installed.get(name) if pm is not None else None
+        plugins[name] = {"distribution": info.distribution if info else None,
+                         "version": info.version if info else None,
+                         "entry_point": info.entry_point if info else None}
+    try:
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                    text=True, timeout=5, cwd=Path(__file__).resolve().parent).stdout.strip())
+    except Exception:
+        dirty = None
     return {"command": sys.argv, "python": platform.python_version(), "platform": platform.platform(),
-            "versions": versions, "git_revision": revision, "data_fingerprint": dataset_fingerprint,
-            "recipe_source": recipe.source, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            "versions": versions, "git_revision": revision, "git_dirty": dirty if revision else None,
+            "data_fingerprint": dataset_fingerprint, "recipe_source": recipe.source,
+            "recipe_sha256": hashlib.sha256(recipe.to_yaml().encode()).hexdigest(), "seed": recipe.seed,
+            "plugins": plugins, "world_size": world_size, "resumed_from": resumed_from,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
-def build_trainer(prepared: PreparedRun, output_dir: str, extra_callbacks: list | None = None):
+def build_trainer(prepared: PreparedRun, output_dir: str, extra_callbacks: list | None = None,
+                  overrides: dict | None = None):
     """Load model, data and rewards and build the trainer (no training)."""
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
@@ -167,7 +188,14 @@ def build_trainer(prepared: PreparedRun, output_dir: str, extra_callbacks: list 
     from .trainers.callbacks import MetricsFileCallback, RichProgressCallback
 
     recipe = prepared.recipe
-    args = build_config(prepared, output_dir)
+    if hasattr(prepared.trainer_class, "from_run"):  # not GRPO-shaped (sft, distill): the trainer builds itself
+        callbacks = [MetricsFileCallback(Path(output_dir) / "metrics.jsonl"), RichProgressCallback(),
+                     *(extra_callbacks or [])]
+        trainer = prepared.trainer_class.from_run(prepared, output_dir, callbacks)
+        trainer.remove_callback(ProgressCallback)
+        trainer.remove_callback(PrinterCallback)
+        return trainer
+    args = build_config(prepared, output_dir, overrides)
     rewards = build_rewards(prepared)
     if args.reward_weights is None:
         args.reward_weights = [float(getattr(f, "weight", 1.0)) for f in rewards]
@@ -205,21 +233,32 @@ def run_recipe(recipe: Recipe, output_dir: str | None = None, resume: str | bool
     if evaluator is not None and recipe.eval.every_steps:
         from .evaluation.training import EvalCallback
 
-        extra.append(EvalCallback(evaluator, recipe.eval.every_steps, None))
-    trainer = build_trainer(prepared, output_dir, extra)
+        extra.append(EvalCallback(evaluator, recipe.eval.every_steps, None, at_start=False, at_end=False))
+    checkpoint = _resolve_resume(resume, output_dir)
+    stages, first = _stage_plan(prepared, output_dir, checkpoint)
+    trainer = build_trainer(prepared, output_dir, extra, _stage_overrides(stages, first, checkpoint))
     if extra:
         extra[0].on_result = _eval_logger(trainer, output_dir)
     is_main = trainer.accelerator.is_main_process
     if is_main:
-        (Path(output_dir) / "provenance.json").write_text(
-            json.dumps(provenance(recipe, trainer.data_fingerprint), indent=2), encoding="utf-8")
+        (Path(output_dir) / "provenance.json").write_text(json.dumps(provenance(
+            recipe, getattr(trainer, "data_fingerprint", None), prepared.pm, trainer.accelerator.num_processes,
+            checkpoint),
+            indent=2), encoding="utf-8")
     results: dict[str, Any] = {"recipe": recipe.source, "output_dir": output_dir}
     if evaluator is not None and recipe.eval.before and not resume:
         console.print("[bold]held-out evaluation before training[/]")
         results["before"] = evaluator(trainer.model, trainer.processing_class)
         _eval_logger(trainer, output_dir)(0, results["before"])
-    checkpoint = _resolve_resume(resume, output_dir)
     train_output = trainer.train(resume_from_checkpoint=checkpoint)
+    for index in range(first + 1, len(stages)):  # run_stages: the next trainer starts from the boundary checkpoint
+        boundary = _save_boundary(trainer)
+        trainer = None
+        import gc
+
+        gc.collect()
+        trainer = build_trainer(prepared, output_dir, extra, _stage_overrides(stages, index, boundary))
+        train_output = trainer.train(resume_from_checkpoint=boundary)
     results["train"] = {"global_step": trainer.state.global_step, "train_runtime": train_output.metrics.get(
         "train_runtime"), "train_loss": train_output.training_loss}
     if evaluator is not None and recipe.eval.after:
@@ -228,13 +267,14 @@ def run_recipe(recipe: Recipe, output_dir: str | None = None, resume: str | bool
         _eval_logger(trainer, output_dir)(trainer.state.global_step, results["after"])
     results["plugin_state_keys"] = sorted(trainer.plugin_states())
     results["elapsed_s"] = round(time.time() - started, 1)
+    final_dir = Path(output_dir) / "final"
+    trainer.save_model(str(final_dir))  # every rank: DeepSpeed ZeRO-3 and FSDP gather the weights collectively
     if is_main:
-        final_dir = Path(output_dir) / "final"
-        trainer.save_model(str(final_dir))
         trainer.processing_class.save_pretrained(str(final_dir))
         (Path(output_dir) / "results.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
         write_plots(output_dir)
         print_results(results, trainer)
+        _finish_lifecycle(recipe, results, output_dir, prepared.pm)
     results["trainer"] = trainer
     return results
 
@@ -250,8 +290,43 @@ def _heldout_evaluator(recipe: Recipe):
     from .evaluation.training import HeldOutEvaluator
 
     return HeldOutEvaluator(rows, template=recipe.data.template, system_prompt=recipe.data.system_prompt,
-                            user_template=recipe.data.user_template, max_new_tokens=recipe.eval.max_new_tokens,
-                            batch_size=recipe.eval.batch_size)
+                            user_template=recipe.data.user_template, few_shot=recipe.data.few_shot,
+                            max_new_tokens=recipe.eval.max_new_tokens, batch_size=recipe.eval.batch_size)
+
+
+def _stage_plan(prepared: PreparedRun, output_dir: str, checkpoint: str | None) -> tuple[list[dict], int]:
+    """The trainer overrides of each stage (``run_stages``; one stage without overrides when no plugin splits the
+    run) and the stage a run (or a resume from ``checkpoint``) starts in."""
+    hook = prepared.pm.hook.run_stages
+    stages = hook(recipe=prepared.recipe, args=build_config(prepared, output_dir)) if hook.get_hookimpls() else None
+    if not stages:
+        return [{}], 0
+    ends = [stage.get("max_steps") for stage in stages]
+    if any(not isinstance(end, int) or end < 1 for end in ends) or any(b <= a for a, b in zip(ends, ends[1:])):
+        raise ConfigError("plugins", f"run_stages must give each stage an increasing max_steps, got {ends}")
+    done = 0
+    if checkpoint is not None:
+        from transformers.trainer import TRAINER_STATE_NAME
+
+        state = Path(checkpoint) / TRAINER_STATE_NAME
+        done = json.loads(state.read_text(encoding="utf-8"))["global_step"] if state.exists() else 0
+    first = next((i for i, end in enumerate(ends) if end > done), len(stages) - 1)
+    return stages, first
+
+
+def _stage_overrides(stages: list[dict], index: int, checkpoint: str | None) -> dict:
+    """A later stage's trainer starts its sampler afresh from the checkpoint it resumes (``ignore_data_skip``)."""
+    if index > 0 and checkpoint is not None:
+        return {**stages[index], "ignore_data_skip": True}
+    return dict(stages[index])
+
+
+def _save_boundary(trainer) -> str:
+    """Save a checkpoint at a stage boundary (all ranks) and return its path."""
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    trainer._save_checkpoint(trainer.model, trial=None)
+    return os.path.join(trainer.args.output_dir, f"{PREFIX_CHECKPOINT_DIR}-{trainer.state.global_step}")
 
 
 def _eval_logger(trainer, output_dir: str):
@@ -266,16 +341,46 @@ def _eval_logger(trainer, output_dir: str):
     return log
 
 
+def _finish_lifecycle(recipe: Recipe, results: dict, output_dir: str, pm: PluginManager) -> None:
+    """Main process, after training: our model card replaces TRL's, then the Hub push the recipe asks for."""
+    from .hub import push_run, write_model_card
+
+    write_model_card(output_dir, recipe=recipe, pm=pm, results=results)
+    if recipe.hub.push != "never" and recipe.hub.repo_id:
+        try:
+            results["hub"] = push_run(output_dir, recipe.hub.repo_id, private=recipe.hub.private, pm=pm)
+        except Exception as exc:  # the run itself is done and on disk
+            from .progress import console
+
+            console.print(f"[red]push to {recipe.hub.repo_id} failed:[/] {type(exc).__name__}: {exc}\n"
+                          f"retry with: trl-reason push {output_dir} --repo-id {recipe.hub.repo_id}")
+
+
 def _resolve_resume(resume, output_dir: str):
+    """``--resume``: the newest complete checkpoint of the output dir, or the given one (see checkpoints.py)."""
+    from . import checkpoints
+
     if not resume:
         return None
     if resume is True or resume == "latest":
-        from transformers.trainer_utils import get_last_checkpoint
-
-        last = get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+        last = checkpoints.latest_checkpoint(output_dir)
         if last is None:
-            raise ConfigError("--resume", f"no checkpoint-* directory in {output_dir} to resume from")
+            partial = checkpoints.incomplete_checkpoints(output_dir)
+            foreign = checkpoints.list_checkpoints(output_dir, complete_only=False)
+            hint = (f" ({len(partial)} interrupted save(s) under {checkpoints.STAGING_DIR}/ are never resumed)"
+                    if partial else "")
+            if foreign:
+                hint += f"; {', '.join(foreign)} lack {checkpoints.META_FILE}: pass one with --resume PATH"
+            raise ConfigError("--resume", f"no complete checkpoint-* directory in {output_dir} to resume from{hint}")
         return last
     if not os.path.isdir(resume):
         raise ConfigError("--resume", f"checkpoint not found: {resume}")
+    if checkpoints.checkpoint_step(os.path.basename(os.path.normpath(resume))) is None or \
+            checkpoints.STAGING_DIR in Path(resume).parts:
+        raise ConfigError("--resume", f"{resume} is not a complete checkpoint-<step> directory")
+    if not checkpoints.is_complete(resume):
+        from .progress import console
+
+        console.print(f"[yellow]warning:[/] {resume} has no {checkpoints.META_FILE} (not written by trl-reasoning): "
+                      "resuming without the data and recipe checks and without plugin state")
     return resume

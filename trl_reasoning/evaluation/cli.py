@@ -78,12 +78,12 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_eval_parser(subparsers) -> argparse.ArgumentParser:
-    """Add the ``eval`` subcommand to ``trl-reason``; its ``func(args)`` returns the exit status."""
+    """Add the ``eval`` subcommand to ``trl-reason``; its ``handler(args)`` returns the exit status."""
     parser = subparsers.add_parser("eval", help="evaluate a model or a run's checkpoints on math benchmarks",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_eval_arguments(parser)
     _register_plugin_options(parser)
-    parser.set_defaults(func=run_eval)
+    parser.set_defaults(handler=run_eval)
     return parser
 
 
@@ -128,7 +128,7 @@ def _register_plugin_options(parser: argparse.ArgumentParser) -> None:
 
 def _inference_model_hook(args):
     """``prepare_model`` for ``evaluate``: the ``inference_model`` hook's replacement, if a plugin gives one."""
-    manager = _plugin_manager()
+    manager = getattr(args, "plugin_manager", None) or _plugin_manager()
     if manager is None:
         return None
 
@@ -227,11 +227,9 @@ def _evaluate_checkpoints(run_dir: Path, args, kwargs, evaluate) -> int:
     output_root.mkdir(parents=True, exist_ok=True)
     (output_root / "checkpoints.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if not args.no_progress:
-        from rich.console import Console
+        from .table import screen_console, checkpoints_table
 
-        from .table import checkpoints_table
-
-        Console().print(checkpoints_table(rows, best))
+        screen_console().print(checkpoints_table(rows, best))
     print(f"best checkpoint: {best} (summary: {output_root / 'checkpoints.json'})")
     return 0
 

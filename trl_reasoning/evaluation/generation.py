@@ -59,7 +59,8 @@ class Backend(Protocol):
 
 
 def render_prompts(tokenizer, problems: Sequence[str], template: str | dict = "qwen25-math-cot",
-                   system_prompt: str | None = None, user_template: str = "{problem}") -> list[str]:
+                   system_prompt: str | None = None, user_template: str = "{problem}",
+                   few_shot: list[dict] | None = None) -> list[str]:
     """Render each problem with ``trl_reasoning.data.render_prompt``, then chat messages with the chat template.
 
     ``template`` is a template name (``chat``, ``qwen25-math-cot``, ``plain``, ``custom``) or a dict
@@ -76,7 +77,8 @@ def render_prompts(tokenizer, problems: Sequence[str], template: str | dict = "q
         template = "custom"
     texts = []
     for problem in problems:
-        rendered = render_prompt(problem, template, system_prompt=system_prompt, user_template=user_template)
+        rendered = render_prompt(problem, template, system_prompt=system_prompt, user_template=user_template,
+                                 few_shot=few_shot)
         if isinstance(rendered, str):
             texts.append(rendered)
             continue

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 _SHOWN_LAST = ("accuracy", "mean_response_tokens", "truncated_rate", "answer_rate")
+_HEADERS = {"mean_response_tokens": "tokens", "truncated_rate": "truncated", "answer_rate": "answered"}
 
 
 def _metric_columns(results: dict[str, Any]) -> list[str]:
     keys: list[str] = []
     for bench in results["benchmarks"].values():
         for key in bench["metrics"]:
-            if key.startswith(("pass@", "maj@", "avg@")) and key not in keys:
+            if key.startswith(("pass@", "maj@")) and key not in keys:  # avg@n is "accuracy"
                 keys.append(key)
-    order = {"pass": 0, "maj": 1, "avg": 2}
+    order = {"pass": 0, "maj": 1}
     keys.sort(key=lambda k: (order[k.split("@")[0]], int(k.split("@")[1])))
     return keys + [k for k in _SHOWN_LAST if any(k in b["metrics"] for b in results["benchmarks"].values())]
 
@@ -33,28 +34,34 @@ def results_table(results: dict[str, Any]):
     columns = _metric_columns(results)
     table = Table(title=f"{results['model']} ({results['backend']})", title_justify="left")
     table.add_column("benchmark", style="bold")
-    table.add_column("version")
     table.add_column("problems", justify="right")
-    table.add_column("n", justify="right")
-    table.add_column("temp", justify="right")
+    table.add_column("n@temp", justify="right")
     for key in columns:
-        table.add_column("tokens" if key == "mean_response_tokens" else key, justify="right")
+        table.add_column(_HEADERS.get(key, key), justify="right")
     for name, bench in results["benchmarks"].items():
         metrics, settings = bench["metrics"], bench["settings"]
         table.add_row(
-            name, bench["version"], str(metrics["num_problems"]), str(settings["n"]), f"{settings['temperature']:g}",
+            f"{name} v{bench['version']}", str(metrics["num_problems"]), f"{settings['n']}@{settings['temperature']:g}",
             *(_cell(key, metrics.get(key)) for key in columns),
         )
     if len(results["benchmarks"]) > 1:
         average = results["average"]
-        table.add_row("average", "", "", "", "", *(_cell(key, average.get(key)) for key in columns), style="italic")
+        table.add_row("average", "", "", *(_cell(key, average.get(key)) for key in columns), style="italic")
+    table.caption = "rates in %, tokens = mean completion length; accuracy = avg@n (mean pass@1 over samples)"
     return table
 
 
-def print_results(results: dict[str, Any], console=None) -> None:
+def screen_console(console=None):
     from rich.console import Console
 
-    (console or Console()).print(results_table(results))
+    if console is not None:
+        return console
+    console = Console()
+    return console if console.is_terminal else Console(width=140)  # files and pipes: do not squeeze columns
+
+
+def print_results(results: dict[str, Any], console=None) -> None:
+    screen_console(console).print(results_table(results))
 
 
 def checkpoints_table(rows: list[dict[str, Any]], best: str | None):

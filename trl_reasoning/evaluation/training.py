@@ -63,7 +63,8 @@ class HeldOutEvaluator:
 
     def __init__(self, rows: Sequence[dict], template: str | dict = "qwen25-math-cot", max_new_tokens: int = 256,
                  batch_size: int = 16, greedy: bool = True, *, temperature: float = 1.0,
-                 system_prompt: str | None = None, seed: int = 0, grading_processes: int = 1):
+                 system_prompt: str | None = None, seed: int = 0, grading_processes: int = 1,
+                 user_template: str = "{problem}", few_shot: list[dict] | None = None):
         if not rows:
             raise ValueError("HeldOutEvaluator needs at least one held-out row")
         missing = [i for i, row in enumerate(rows) if "problem" not in row or "answer" not in row]
@@ -72,6 +73,8 @@ class HeldOutEvaluator:
         self.rows = list(rows)
         self.template = template
         self.system_prompt = system_prompt
+        self.user_template = user_template
+        self.few_shot = few_shot
         self.batch_size = batch_size
         self.grading_processes = grading_processes
         self.settings = SamplingSettings(n=1, temperature=0.0 if greedy else temperature,
@@ -83,7 +86,8 @@ class HeldOutEvaluator:
 
         if not hasattr(model, "generate") and hasattr(model, "module"):  # DistributedDataParallel and friends
             model = model.module
-        prompts = render_prompts(tokenizer, [row["problem"] for row in self.rows], self.template, self.system_prompt)
+        prompts = render_prompts(tokenizer, [row["problem"] for row in self.rows], self.template, self.system_prompt,
+                                 self.user_template, self.few_shot)
         backend = TransformersBackend(model, tokenizer, batch_size=self.batch_size)
         completions = [samples[0] for samples in backend.generate(prompts, self.settings)]
         boxed = [extract_answer(c.text) for c in completions]

@@ -164,7 +164,9 @@ def compare_normalized(reference: str, answer: str, rel_tol: float = 1e-4) -> Ve
     """Compare two normalised answers (see the module docstring). Never raises."""
     comparer = _Comparer(rel_tol)
     try:
-        ref_shape, ans_shape = parse_shape(reference), parse_shape(answer)
+        ref_shape = parse_shape(reference)
+        # an equation reference keeps the answer's `y =`, so `y = 4 - 3x` can equal `3x + y = 4`
+        ans_shape = parse_shape(answer, strip_lhs=ref_shape.kind != "equation")
         reason = comparer.shape(ref_shape, ans_shape)
         if reason is not None:
             return Verdict(True, reason, True)

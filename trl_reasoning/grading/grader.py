@@ -47,7 +47,7 @@ __all__ = ["grade", "grade_response", "grade_many", "DEFAULT_TIMEOUT", "DEFAULT_
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_REL_TOL = 1e-4
 _MAX_ANSWER_CHARS = 2000
-_ALTERNATIVES = re.compile(r"\\text\{\s*OR\s*\}|\s+OR\s+")
+_ALTERNATIVES = re.compile(r"\\text\s*\{\s*OR\s*\}|\s+OR\s+")
 _TEXT_ANSWER = re.compile(r"^\s*\\(?:text|textbf|textrm|mbox|mathrm)\s*\{\s*([A-Za-z][A-Za-z ]*[A-Za-z])\s*\}\s*\.?\s*$")
 _CHOICE_REFERENCE = re.compile(r"^\(?([A-E])\)?$")
 _CHOICE_ANSWER = re.compile(r"^\(([A-E])\)(?![A-Za-z(])|^([A-E])$|^([A-E])[.:)](?![A-Za-z(])")
@@ -96,7 +96,7 @@ def _inline(reference: str, answer: str | None, rel_tol: float) -> Verdict | tup
         return Verdict(False, "unparseable-reference", False)
     if answer is None or not answer.strip():
         return Verdict(False, "no-answer", True)
-    ans_norm = normalize(answer[:200_000])
+    ans_norm = normalize(answer[:200_000], strip_lhs="=" not in ref_norm)
     if not ans_norm:
         return Verdict(False, "no-answer", True)
     if ref_norm == ans_norm:
@@ -116,8 +116,9 @@ def _inline(reference: str, answer: str | None, rel_tol: float) -> Verdict | tup
 
 
 def _alternatives(reference: str) -> list[str]:
+    """`A \\text{ OR } B` -> [A, B, the whole]: an answer restating every alternative also counts."""
     parts = [part for part in _ALTERNATIVES.split(reference) if part.strip()]
-    return parts if len(parts) > 1 else [reference]
+    return parts + [reference] if len(parts) > 1 else [reference]
 
 
 def _run(job: tuple[str, str], rel_tol: float, timeout: float) -> Verdict:

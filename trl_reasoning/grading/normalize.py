@@ -8,7 +8,7 @@
 
 What `normalize` does, in this order:
 
-1. strips `$...$`, `\\(...\\)`, `\\[...\\]` wrappers and `\\displaystyle`;
+1. strips `$...$`, `\\(...\\)`, `\\[...\\]`, `\\boxed{...}` wrappers and `\\displaystyle`;
 2. drops `\\left`, `\\right`, `\\big...` sizing, thin spaces (`\\!`, `\\,`, `\\;`, `~`, `\\quad`);
 3. `\\dfrac`, `\\tfrac`, `\\cfrac` become `\\frac`; `\\frac43`, `\\frac 59`, `\\sqrt2` get braces;
 4. scientific notation `4.5e33` and `4.5 \\times 10^{33}` both become `4.5\\times10^{33}`;
@@ -179,10 +179,10 @@ def _thousands(text: str) -> str:
     return text
 
 
-def element(text: str) -> str:
+def element(text: str, strip_lhs: bool = True) -> str:
     """Per-answer clean-up, for a whole answer or one element of a list: `x=`, mixed numbers, bases."""
     text = text.strip()
-    lhs = _LHS.match(text)
+    lhs = _LHS.match(text) if strip_lhs else None
     if lhs and text.count("=") <= 1:
         rest = text[lhs.end():]
         # keep real equations such as `y=2x+y_0`? the LHS variable must not reappear on the right
@@ -201,11 +201,17 @@ def element(text: str) -> str:
     return text
 
 
-def normalize(answer: str) -> str:
-    """Return the canonical form of one answer string (see the module docstring for the steps)."""
+def normalize(answer: str, *, strip_lhs: bool = True) -> str:
+    """Return the canonical form of one answer string (see the module docstring for the steps).
+
+    `strip_lhs=False` keeps a leading `y =` (the grader does this when the reference is an equation).
+    """
     if not isinstance(answer, str):
         answer = "" if answer is None else str(answer)
     text = _strip_wrappers(answer)
+    boxed = re.fullmatch(r"\\(?:boxed|fbox)\s*\{(.*)\}", text, re.DOTALL)
+    if boxed and len(matching_braces(text)) and matching_braces(text).get(text.index("{")) == len(text) - 1:
+        text = _strip_wrappers(boxed.group(1))
     text = text.replace("\n", " ").replace("\t", " ")
     text = _LEFT_RIGHT.sub("", text)
     text = _SPACING.sub(" ", text)
@@ -216,6 +222,7 @@ def normalize(answer: str) -> str:
     text = _DEGREES.sub("", text)
     text = re.sub(r"\\?%", "", text)
     text = text.replace("\\$", "")
+    text = re.sub(r"(?<=\d)\.(?=\s*[/)\]}])", "", text)  # `-1./3` (code-style float) is `-1/3`
     text = _SCI_E.sub(lambda m: f"{m.group(1)}\\times10^{{{int(m.group(2))}}}", text)
     text = _SCI_TIMES.sub(lambda m: f"{m.group(1)}\\times10^{{{int(m.group(2))}}}", text)
     text = _strip_units(text.strip())
@@ -229,4 +236,4 @@ def normalize(answer: str) -> str:
     text = re.sub(r"\\ne(?![a-zA-Z])", r"\\neq", text)
     text = text.rstrip(".,;")
     text = _thousands(text)
-    return element(text)
+    return element(text, strip_lhs)

@@ -35,6 +35,8 @@ def rerenderings(answer: str) -> list[str]:
     """Forms of `answer` that mean the same thing (see the module docstring)."""
     forms: list[str] = []
     stripped = answer.strip()
+    if stripped.startswith(("$", "\\(", "\\[")):
+        return [stripped.replace("\\frac", "\\dfrac")] if "\\frac" in stripped else []
     slashed = _SIMPLE_FRAC.sub(lambda m: f"{m.group(1)}/{m.group(2)}", stripped)
     if slashed != stripped and "^" not in stripped and "\\sqrt" not in stripped:
         # `a/b` binds tighter than a neighbouring product only when the fraction stands alone
@@ -44,12 +46,14 @@ def rerenderings(answer: str) -> list[str]:
         forms.append(stripped.replace("\\frac", "\\dfrac"))
     if stripped[:1] in "([" and stripped[-1:] in ")]" and not _is_lone_value(stripped) and "\\cup" not in stripped:
         forms.append(f"\\left{stripped[0]} {stripped[1:-1]} \\right{stripped[-1]}")
-    elif _is_lone_value(stripped):
+    elif _is_lone_value(stripped) and not re.search(r"\\(?:text|mbox|mathrm)", stripped):
         forms.append(f"\\left({stripped}\\right)")
-    spaced = re.sub(r"([{}+=,])", r" \1 ", stripped)
+    spaced = re.sub(r"(?<!\\)([{}+=,])", r" \1 ", stripped)
     if spaced != stripped:
         forms.append(spaced)
-    if _is_lone_value(stripped) and not stripped.startswith("\\text"):
-        forms.append(f"x = {stripped}")
+    letters = re.sub(r"\\[a-zA-Z]+", "", stripped)
+    unused = [name for name in "xyzt" if name not in letters]
+    if _is_lone_value(stripped) and "\\text" not in stripped and "\\in" not in stripped and unused:
+        forms.append(f"{unused[0]} = {stripped}")
     forms.append(f"${stripped}$")
     return forms

@@ -103,12 +103,13 @@ def _closes_at_end(text: str, opener_width: int) -> bool:
 
 
 def _pm(text: str) -> list[str] | None:
-    parts = split_top(text, "\\pm")
-    if len(parts) != 2 or not parts[1]:
-        parts = split_top(text, "\\mp")
-        if len(parts) != 2 or not parts[1]:
-            return None
-    head, tail = parts
+    """`a \\pm b` (one `\\pm` anywhere, `\\frac{3\\pm\\sqrt{5}}{2}` too) -> [a + b, a - b]."""
+    signs = re.findall(r"\\(?:pm|mp)(?![a-zA-Z])", text)
+    if len(signs) != 1:
+        return None
+    head, tail = re.split(r"\\(?:pm|mp)(?![a-zA-Z])", text)
+    if not tail:
+        return None
     return [f"{head}+{tail}" if head else tail, f"{head}-{tail}" if head else f"-{tail}"]
 
 
@@ -126,9 +127,12 @@ def _elements(parts, depth: int) -> tuple:
     return tuple(shapes)
 
 
-def parse_shape(text: str, depth: int = 0) -> Shape:
-    """Read the structure of a normalised answer (see the module docstring)."""
-    text = element(text.strip())
+def parse_shape(text: str, depth: int = 0, strip_lhs: bool = True) -> Shape:
+    """Read the structure of a normalised answer (see the module docstring).
+
+    `strip_lhs=False` keeps `y = ...` as an equation (used when the reference is an equation).
+    """
+    text = element(text.strip(), strip_lhs)
     if depth > _MAX_DEPTH or not text:
         return Shape("scalar", (text,))
     matrix = _MATRIX.match(text)
@@ -140,7 +144,7 @@ def parse_shape(text: str, depth: int = 0) -> Shape:
         return Shape("scalar", (text,))
     pieces = split_top(text, "\\cup")
     if len(pieces) > 1:
-        return Shape("union", tuple(parse_shape(piece, depth + 1) for piece in pieces))
+        return Shape("union", tuple(parse_shape(piece, depth + 1, strip_lhs) for piece in pieces))
     if text.startswith("\\{") and text.endswith("\\}") and _closes_at_end(text, 2):
         inner = text[2:-2]
         return Shape("set", _elements(split_top(inner, ","), depth), "{}")
@@ -149,7 +153,7 @@ def parse_shape(text: str, depth: int = 0) -> Shape:
         if len(parts) >= 2:
             return Shape("tuple", tuple(parse_shape(part, depth + 1) for part in parts), text[0] + text[-1])
         if text[0] == "(" and text[-1] == ")":
-            return parse_shape(text[1:-1], depth + 1)
+            return parse_shape(text[1:-1], depth + 1, strip_lhs)
     parts = split_top(text, ",")
     if len(parts) >= 2:
         return Shape("set", _elements(parts, depth))

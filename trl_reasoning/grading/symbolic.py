@@ -36,12 +36,40 @@ def looks_inexact(text: str) -> bool:
     return bool(_INEXACT.search(text))
 
 
+_FORBIDDEN = re.compile(r"=|:|\\in(?![a-zA-Z])|\\(?:coloneqq|def)(?![a-zA-Z])")
+_library_state: dict | None = None
+
+
+def _latex2sympy(latex: str):
+    """latex2sympy2, with its global variable table put back after every call.
+
+    latex2sympy2 treats `a = b` and `x \\in ...` as assignments into module-level dicts that change
+    how later strings parse; a grader must not let one answer change how the next one is read.
+    """
+    global _library_state
+    import latex2sympy2
+
+    if _library_state is None:
+        _library_state = {name: dict(getattr(latex2sympy2, name)) for name in ("variances", "var")}
+    try:
+        return latex2sympy2.latex2sympy(latex)
+    finally:
+        # the library rebinds these globals too (`var` can become a Symbol), so put back fresh copies
+        for name, saved in _library_state.items():
+            table = getattr(latex2sympy2, name, None)
+            if not isinstance(table, dict) or len(table) != len(saved) or any(
+                table.get(key) is not value for key, value in saved.items()
+            ):
+                setattr(latex2sympy2, name, dict(saved))
+        latex2sympy2.VARIABLE_VALUES = {}
+
+
 @functools.lru_cache(maxsize=8192)
 def _parse_cached(latex: str):
-    from latex2sympy2 import latex2sympy
-
+    if _FORBIDDEN.search(latex):
+        return ValueError(f"{latex[:80]!r} holds an assignment or relation, not an expression")
     try:
-        expression = latex2sympy(latex)
+        expression = _latex2sympy(latex)
     except Exception as error:  # latex2sympy raises bare Exception on syntax errors
         return ValueError(f"cannot parse {latex[:80]!r}: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
     if not isinstance(expression, sympy.Basic) or isinstance(expression, (sympy.Set, sympy.MatrixBase)):

@@ -12,10 +12,11 @@ a job down a pipe and waits on the pipe with a timeout (`Connection.poll`), whic
 thread. A worker that does not answer in time is killed and a fresh one takes its place, so a
 hung sympy call never blocks the next one.
 
-* Workers start lazily, up to `processes`, with the `forkserver` start method where it exists
-  (else `spawn`), never plain `fork`: forking a process that holds CUDA or threads is unsafe.
-  The forkserver preloads sympy and latex2sympy2 once, so a replacement worker starts in
-  milliseconds.
+* Workers start lazily, up to `processes`, as fresh interpreters (`subprocess`, talking over two
+  dedicated pipes with `multiprocessing.connection`). There is no `fork`, which is unsafe in a
+  process that holds CUDA or threads, and, unlike multiprocessing's spawn and forkserver, no
+  re-import of the caller's `__main__`, so an unguarded training script is never re-run.
+  A killed worker is replaced in a background thread (about a second: sympy's import).
 * A worker answers a "ready" message once its imports are done; start-up time is not counted
   against a job's time limit.
 * Each worker caps its own address space (`memory_mb`, default 4096 MiB above what it starts
@@ -25,16 +26,18 @@ hung sympy call never blocks the next one.
   or the function raises; the grader turns both into verdicts.
 
 `get_pool(processes)` returns the process-wide shared pool, growing it to `processes` workers if
-asked for more; it is closed at interpreter exit.
+asked for more and starting missing workers in the background; it is closed at interpreter exit.
 """
 
 from __future__ import annotations
 
 import atexit
-import multiprocessing
 import os
 import queue
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any, Callable
 
 __all__ = ["WorkerPool", "GradingTimeout", "WorkerError", "get_pool", "default_processes"]
@@ -69,49 +72,78 @@ def _limit_memory(memory_mb: int | None) -> None:
         pass  # not Linux: the time limit still holds
 
 
-def _serve(connection, memory_mb: int | None) -> None:
+def _serve(read_fd: int, write_fd: int, memory_mb: int | None) -> None:
     """Worker main loop: run (function, args) jobs until the pipe closes."""
+    from multiprocessing.connection import Connection
+
     _limit_memory(memory_mb)
     for module in _PRELOAD:
         __import__(module)
-    connection.send(("ready", None))
+    inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
+    try:
+        outbox.send(("ready", None))
+    except OSError:  # the parent went away while we were importing
+        return
     while True:
         try:
-            job = connection.recv()
+            job = inbox.recv()
         except (EOFError, OSError):
             return
+        except Exception as error:  # a job that cannot be unpickled here (a function in `__main__`)
+            try:
+                outbox.send(("error", f"cannot load the job in the worker: {type(error).__name__}: {error}"[:500]))
+            except Exception:
+                return
+            continue
         if job is None:
             return
         function, args = job
         try:
-            connection.send(("ok", function(*args)))
+            outbox.send(("ok", function(*args)))
         except BaseException as error:  # the worker must survive anything a job does
             try:
-                connection.send(("error", f"{type(error).__name__}: {error}"[:500]))
+                outbox.send(("error", f"{type(error).__name__}: {error}"[:500]))
             except Exception:
                 return
 
 
-def _context():
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" in methods:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(_PRELOAD)
-        return context
-    return multiprocessing.get_context("spawn")
+_WORKER_COMMAND = (
+    "import sys; from trl_reasoning.grading.timeout import _serve; "
+    "_serve(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]) or None)"
+)
 
 
 class _Worker:
-    def __init__(self, context, memory_mb: int | None):
-        self.connection, child = context.Pipe(duplex=True)
-        self.process = context.Process(target=_serve, args=(child, memory_mb), daemon=True)
-        self.process.start()
-        child.close()
-        if not self.connection.poll(_START_TIMEOUT):
+    """One child interpreter, started with `subprocess` so it never re-runs the caller's `__main__`."""
+
+    def __init__(self, memory_mb: int | None):
+        from multiprocessing.connection import Connection
+
+        to_child_read, to_child_write = os.pipe()
+        from_child_read, from_child_write = os.pipe()
+        package_root = str(Path(__file__).resolve().parents[2])
+        environment = dict(os.environ)
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [package_root] + [part for part in environment.get("PYTHONPATH", "").split(os.pathsep) if part]
+        )
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _WORKER_COMMAND, str(to_child_read), str(from_child_write), str(memory_mb or 0)],
+                pass_fds=(to_child_read, from_child_write),
+                stdin=subprocess.DEVNULL,
+                env=environment,
+                close_fds=True,
+            )
+        finally:
+            os.close(to_child_read)
+            os.close(from_child_write)
+        self.outbox = Connection(to_child_write, readable=False)
+        self.inbox = Connection(from_child_read, writable=False)
+        if not self.inbox.poll(_START_TIMEOUT):
             self.kill()
             raise WorkerError("grading worker did not start")
         try:
-            self.connection.recv()
+            self.inbox.recv()
         except (EOFError, OSError) as error:
             self.kill()
             raise WorkerError(f"grading worker died while starting: {error}") from None
@@ -119,33 +151,34 @@ class _Worker:
     def kill(self) -> None:
         try:
             self.process.kill()
-            self.process.join(5)
+            self.process.wait(5)
         except Exception:
             pass
-        try:
-            self.connection.close()
-        except Exception:
-            pass
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        for connection in (self.outbox, self.inbox):
+            try:
+                connection.close()
+            except Exception:
+                pass
 
     def stop(self) -> None:
         try:
-            self.connection.send(None)
-            self.process.join(1)
+            self.outbox.send(None)
+            self.process.wait(1)
         except Exception:
-            pass
-        if self.process.is_alive():
             self.kill()
-        else:
-            self.connection.close()
+            return
+        self._close_pipes()
 
 
 class WorkerPool:
     """Up to `processes` persistent workers; `call(function, args, timeout)` runs one job on one."""
 
-    def __init__(self, processes: int | None = None, memory_mb: int | None = 4096):
+    def __init__(self, processes: int | None = None, memory_mb: int | None = None):
         self.processes = processes or default_processes()
         self.memory_mb = memory_mb
-        self._context = _context()
         self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         self._lock = threading.Lock()
         self._count = 0
@@ -156,6 +189,15 @@ class WorkerPool:
         """Allow at least `processes` workers."""
         with self._lock:
             self.processes = max(self.processes, processes)
+
+    def prestart(self) -> None:
+        """Start the missing workers in background threads; calls wait only for the first to be ready."""
+        while True:
+            with self._lock:
+                if self._closed or self._count >= self.processes:
+                    return
+                self._count += 1
+            threading.Thread(target=self._replace, name="grading-worker-start", daemon=True).start()
 
     def _acquire(self) -> _Worker:
         while True:
@@ -171,7 +213,7 @@ class WorkerPool:
                     self._count += 1
             if may_start:
                 try:
-                    return _Worker(self._context, self.memory_mb)
+                    return _Worker(self.memory_mb)
                 except BaseException:
                     with self._lock:
                         self._count -= 1
@@ -184,18 +226,33 @@ class WorkerPool:
     def _discard(self, worker: _Worker) -> None:
         worker.kill()
         with self._lock:
-            self._count -= 1
             self.restarts += 1
+        # start the replacement in the background, so the caller gets its verdict now
+        threading.Thread(target=self._replace, name="grading-worker-restart", daemon=True).start()
+
+    def _replace(self) -> None:
+        try:
+            worker = _Worker(self.memory_mb)
+        except BaseException:
+            with self._lock:
+                self._count -= 1
+            return
+        if self._closed:
+            worker.stop()
+            with self._lock:
+                self._count -= 1
+        else:
+            self._idle.put(worker)
 
     def call(self, function: Callable, args: tuple, timeout: float) -> Any:
         """Run `function(*args)` in a worker; raise `GradingTimeout` after `timeout` seconds."""
         worker = self._acquire()
         try:
-            worker.connection.send((function, args))
-            if not worker.connection.poll(timeout):
+            worker.outbox.send((function, args))
+            if not worker.inbox.poll(timeout):
                 self._discard(worker)
                 raise GradingTimeout(f"grading took longer than {timeout:g} s")
-            status, payload = worker.connection.recv()
+            status, payload = worker.inbox.recv()
         except GradingTimeout:
             raise
         except (EOFError, OSError, BrokenPipeError) as error:
@@ -247,4 +304,5 @@ def get_pool(processes: int | None = None) -> WorkerPool:
             atexit.register(_shared.close)
         elif processes:
             _shared.grow(processes)
+        _shared.prestart()
         return _shared

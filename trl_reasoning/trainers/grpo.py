@@ -3,14 +3,17 @@
 It overrides these ``GRPOTrainer`` methods, each calling ``super()`` (a contract test pins their signatures):
 
 * ``_generate_and_score_completions``: prompt selection and rewriting before generation (``select_prompts``,
-  ``transform_prompt``); after it, group filtering, custom advantages, the ``pg_loss_coef`` scale (0 gives
+  ``transform_prompt``); after it, custom advantages, group filtering with optional refill rounds (dynamic
+  sampling, ``group_filter_max_rounds``, see ``trainers/refill.py``), the ``pg_loss_coef`` scale (0 gives
   entropy-only training) and extra per-row fields for the loss.
 * ``_calculate_rewards``: builds the global ``RolloutBatch`` once rewards are gathered, lets plugins reshape rewards
   (``shape_rewards``) and observe them (``on_rewards``), and warns on truncation and zero-variance groups.
 * ``_compute_loss``: adds ``loss_terms`` (reusing the forward pass's log-probs and entropies).
 * ``_get_per_token_logps_and_entropies``: keeps the training forward's log-probs and entropies for ``loss_terms``.
 * ``create_optimizer``, ``_get_train_sampler``, ``_save_checkpoint``, ``_load_optimizer_and_scheduler``:
-  plugin parameter groups, samplers and checkpointed plugin state.
+  plugin parameter groups, samplers and checkpointed plugin state; ``_get_output_dir`` points TRL's checkpoint
+  writer at a staging directory so a checkpoint appears under its name only when whole (``checkpoints.py``).
+* ``create_model_card``: writes trl-reasoning's model card (``hub.py``) where TRL writes its own.
 
 With no active plugin and default settings every override is a pass-through (see ``benchmarks/overhead.py``).
 """
@@ -28,7 +31,7 @@ from ..rollouts import LossContext, RolloutBatch
 
 logger = logging.getLogger("trl_reasoning")
 
-PLUGIN_STATE_FILE = "plugin_state.pt"
+from ..checkpoints import PLUGIN_STATE_FILE  # noqa: F401  (re-exported: where plugin state lives)
 
 
 @dataclass
@@ -41,6 +44,11 @@ class ReasoningGRPOConfig(GRPOConfig):
     group_filter: list[float] | None = field(default=None, metadata={
         "help": "Keep only groups whose pass rate (from the `correct` flag) lies in [lo, hi]; others get zero "
                 "advantage. E.g. [0.05, 0.95] (QuestA) or [0.01, 0.99] (drop zero-variance groups)."})
+    group_filter_max_rounds: int = field(default=0, metadata={
+        "help": "Dynamic sampling (DAPO): while fewer groups than the batch's prompts pass `group_filter`, generate "
+                "up to this many further rounds of replacement prompts (drawn from the rows `candidate_rows` "
+                "allows, then through `select_prompts`/`transform_prompt`) and keep the first passing groups. When "
+                "the rounds run out, filtered groups fill the rest with zero advantage. 0: no refill."})
     warn_truncated_fraction: float = field(default=0.5, metadata={
         "help": "Warn when more than this share of completions hit max_completion_length (see TRL #5697)."})
     warn_zero_std_fraction: float = field(default=0.9, metadata={
@@ -77,7 +85,8 @@ class ReasoningGRPOTrainer(GRPOTrainer):
             self.auxiliary[name] = module
         from .callbacks import HookCallback
 
-        self.add_callback(HookCallback(self))
+        # first, so the plugin metrics it merges into each log line reach metrics.jsonl and report_to loggers
+        self.callback_handler.callbacks.insert(0, HookCallback(self))
         self.pm.hook.trainer_ready(trainer=self)
 
     # -- setup ------------------------------------------------------------------------------------------------------
@@ -121,12 +130,14 @@ class ReasoningGRPOTrainer(GRPOTrainer):
         if not training or self._last_batch is None:
             return output
         batch = self._last_batch
-        advantages = output["advantages"]  # (B_local,) GRPO's
-        if self._has["advantages"]:
-            custom = self.pm.hook.advantages(trainer=self, batch=batch, inputs=inputs, output=output)
-            if custom is not None:
-                advantages = custom.to(advantages.device)  # (B_local,) or (B_local, T)
+        output["advantages"] = self._custom_advantages(batch, inputs, output)
         keep = self._kept_groups(batch)
+        if keep is not None and self.args.group_filter_max_rounds > 0:
+            self._metrics["train"]["group_filter/first_round_kept_fraction"].append(keep.float().mean().item())
+            if not keep.all():
+                output, batch, keep = self._refill_groups(len(inputs), output, batch, keep)
+                self._last_batch = batch
+        advantages = output["advantages"]  # (B_local,) or (B_local, T)
         if keep is not None:
             row_keep = keep.repeat_interleave(batch.num_generations)[batch.local_slice]  # (B_local,)
             row_keep = row_keep.to(advantages.device)
@@ -142,6 +153,64 @@ class ReasoningGRPOTrainer(GRPOTrainer):
                         raise ValueError(f"extra_batch_fields: {key!r} would overwrite TRL's own field")
                     output[key] = value
         return output
+
+    def _custom_advantages(self, batch: RolloutBatch, inputs, output) -> torch.Tensor:
+        advantages = output["advantages"]  # (B_local,) GRPO's
+        if self._has["advantages"]:
+            custom = self.pm.hook.advantages(trainer=self, batch=batch, inputs=inputs, output=output)
+            if custom is not None:
+                advantages = custom.to(advantages.device)  # (B_local,) or (B_local, T)
+        return advantages
+
+    def eligible_rows(self) -> list[int]:
+        """Indices of ``train_dataset`` rows eligible now: all rows narrowed by the ``candidate_rows`` chain."""
+        indices = list(range(len(self.train_dataset)))
+        return self.pm.call_chain("candidate_rows", "indices", indices, trainer=self, dataset=self.train_dataset)
+
+    def _replacement_inputs(self, local_size: int, round_index: int) -> list[dict]:
+        """This rank's rows of a fresh generation batch for dynamic sampling: unique prompts drawn from the eligible
+        rows with a generator keyed by (seed, step, round), identical on every rank, expanded to groups."""
+        import random
+
+        G = self.num_generations
+        count = local_size * self.accelerator.num_processes // G
+        eligible = self.eligible_rows()
+        if not eligible:
+            raise ValueError("group_filter_max_rounds: candidate_rows left no eligible training rows")
+        rng = random.Random(f"refill:{self.args.seed}:{self.state.global_step}:{round_index}")
+        picked = rng.sample(eligible, count) if len(eligible) >= count else [rng.choice(eligible) for _ in range(count)]
+        expanded = [dict(self.train_dataset[i]) for i in picked for _ in range(G)]
+        start = self.accelerator.process_index * local_size
+        rows = expanded[start:start + local_size]
+        if self._has["select_prompts"] or self._has["transform_prompt"]:
+            rows = self._rewrite_prompts(rows)
+        return rows
+
+    def _refill_groups(self, local_size: int, output: dict, batch: RolloutBatch, keep: torch.Tensor):
+        """Dynamic sampling: generate replacement rounds until the batch's groups pass ``group_filter`` (or
+        ``group_filter_max_rounds`` is reached), then lay out the picked groups (see ``trainers/refill.py``)."""
+        from .refill import assemble_output, gather_output, global_token_count, plan_groups, take_groups
+
+        pad = self.processing_class.pad_token_id if hasattr(self.processing_class, "pad_token_id") else 0
+        pad = 0 if pad is None else pad
+        rounds, batches, keeps = [gather_output(self.accelerator, output, pad)], [batch], [keep]
+        for round_index in range(1, self.args.group_filter_max_rounds + 1):
+            if sum(int(k.sum()) for k in keeps) >= batch.num_groups:
+                break
+            inputs = self._replacement_inputs(local_size, round_index)
+            self._last_batch = None
+            out = super()._generate_and_score_completions(inputs)
+            out["advantages"] = self._custom_advantages(self._last_batch, inputs, out)
+            rounds.append(gather_output(self.accelerator, out, pad))
+            batches.append(self._last_batch)
+            round_keep = self._kept_groups(self._last_batch)
+            keeps.append(round_keep if round_keep is not None else torch.ones(batch.num_groups, dtype=torch.bool))
+        self._metrics["train"]["group_filter/rounds"].append(float(len(rounds)))
+        picks, kept = plan_groups(keeps, batch.num_groups)
+        output = {**output, **assemble_output(rounds, picks, self.num_generations, batch.local_slice, pad)}
+        output["num_items_in_batch"] = global_token_count(rounds, picks, self.num_generations,
+                                                          output["completion_ids"].device)
+        return output, take_groups(batches, picks), kept
 
     def _kept_groups(self, batch: RolloutBatch):
         keep = None
@@ -300,24 +369,98 @@ class ReasoningGRPOTrainer(GRPOTrainer):
                 continue
             self.pm.call_one(name, "load_plugin_state", trainer=self, state=state)
 
-    def _save_checkpoint(self, model, trial):
-        super()._save_checkpoint(model, trial)
-        from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+    def _get_output_dir(self, trial):
+        run_dir = super()._get_output_dir(trial)
+        if getattr(self, "_staging_checkpoint", False):
+            from ..checkpoints import staging_root
 
-        states = self.plugin_states()
+            return staging_root(run_dir)  # TRL writes checkpoint-N here first; _save_checkpoint renames it
+        return run_dir
+
+    def _save_checkpoint(self, model, trial):
+        """TRL's save into a staging directory, then plugin state and our metadata, then an atomic rename to
+        ``checkpoint-<step>`` (see ``trl_reasoning/checkpoints.py``)."""
+        from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
+
+        from .. import checkpoints
+
+        run_dir = self._get_output_dir(trial=trial)
+        name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        staged = os.path.join(checkpoints.staging_root(run_dir), name)
+        final = os.path.join(run_dir, name)
         if self.args.should_save:
-            folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
-            os.makedirs(folder, exist_ok=True)
-            tmp = os.path.join(folder, PLUGIN_STATE_FILE + ".tmp")
-            torch.save(states, tmp)
-            os.replace(tmp, os.path.join(folder, PLUGIN_STATE_FILE))
+            checkpoints.clear_staging(run_dir)  # leftovers of a save that was killed
+        self.accelerator.wait_for_everyone()
+        self._staging_checkpoint = True
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self._staging_checkpoint = False
+        states = self.plugin_states()
+        digest = checkpoints.state_digest(states)
+        if self.accelerator.num_processes > 1:
+            from accelerate.utils import gather_object
+
+            digests = gather_object([digest])
+            if len(set(digests)) > 1:
+                logger.warning("plugin state differs between ranks at step %d (digests %s): a plugin's state "
+                               "update is not deterministic across processes; rank 0's state is saved",
+                               self.state.global_step, digests)
+        if self.args.should_save:
+            os.makedirs(staged, exist_ok=True)
+            checkpoints.write_plugin_state(staged, states)
+            if self.state.best_model_checkpoint and self.state.best_model_checkpoint.startswith(
+                    checkpoints.staging_root(run_dir)):
+                from transformers.trainer_utils import TRAINER_STATE_NAME
+
+                self.state.best_model_checkpoint = os.path.join(run_dir,
+                                                                os.path.basename(self.state.best_model_checkpoint))
+                self.state.save_to_json(os.path.join(staged, TRAINER_STATE_NAME))
+            checkpoints.write_meta(staged, checkpoints.build_meta(
+                global_step=self.state.global_step, data_fingerprint=getattr(self, "data_fingerprint", None),
+                recipe=self.recipe.to_dict() if self.recipe is not None else None,
+                world_size=self.accelerator.num_processes,
+                gradient_accumulation_steps=self.args.gradient_accumulation_steps,
+                steps_per_generation=self.args.steps_per_generation, num_iterations=self.num_iterations,
+                plugin_names=list(states), plugin_state_sha256=digest))
+        self.accelerator.wait_for_everyone()  # every rank's RNG file is in place
+        if self.args.should_save:
+            checkpoints.commit(staged, final)
+            rotate_checkpoints(output_dir=run_dir, save_total_limit=self.args.save_total_limit,
+                               best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=False)
+            hub = getattr(self.recipe, "hub", None)
+            if hub is not None and hub.push == "every_save" and hub.repo_id and self.is_world_process_zero():
+                from ..hub import push_checkpoint
+
+                push_checkpoint(final, self.args.output_dir, hub.repo_id, private=hub.private, recipe=self.recipe,
+                                pm=self.pm)
+        self.accelerator.wait_for_everyone()
 
     def _load_optimizer_and_scheduler(self, checkpoint):
+        """Also: check the checkpoint came from this run, restore plugin state, and put TRL's micro-step counter
+        where the uninterrupted run would have it (so a resume inside a generation block keeps the data order)."""
         super()._load_optimizer_and_scheduler(checkpoint)
-        if checkpoint is not None:
-            path = os.path.join(checkpoint, PLUGIN_STATE_FILE)
-            if os.path.exists(path):
-                self.load_plugin_states(torch.load(path, weights_only=False))
+        if checkpoint is None:
+            return
+        from .. import checkpoints
+
+        checkpoints.check_resume(checkpoint, data_fingerprint=getattr(self, "data_fingerprint", None),
+                                 recipe=self.recipe.to_dict() if self.recipe is not None else None,
+                                 world_size=self.accelerator.num_processes)
+        states = checkpoints.read_plugin_state(checkpoint)
+        if states is not None:
+            self.load_plugin_states(states)
+        self._step = self.state.global_step * self.args.gradient_accumulation_steps
+
+    def create_model_card(self, model_name=None, dataset_name=None, tags=None):
+        """trl-reasoning's model card (``hub.py``) in place of TRL's, which TRL writes to the output dir at every
+        save."""
+        if self.recipe is None:
+            return super().create_model_card(model_name=model_name, dataset_name=dataset_name, tags=tags)
+        if self.is_world_process_zero():
+            from ..hub import write_model_card
+
+            write_model_card(self.args.output_dir, recipe=self.recipe, pm=self.pm)
 
     # -- scheduling -------------------------------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""The `correctness` reward of trl-reasoning, packaged as a plugin."""

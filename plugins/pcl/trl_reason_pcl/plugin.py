@@ -1,0 +1,209 @@
+"""Prompt Curriculum Learning (Gao, Kim, Sun, Joachims, Wang, Pang, Tan; arXiv 2510.01135, ICLR 2026).
+
+Each step PCL draws ``k * m`` candidate prompts, predicts each one's pass rate under the current policy with a value
+model that reads the prompt alone (no rollouts), and keeps the ``m`` predicted closest to ``tau = 0.5``; the policy
+then generates ``n`` completions for each as usual. After scoring, the value model is regressed on each selected
+prompt's observed pass rate. No author code is public: every choice below follows the paper's description as
+summarised in ``research/algorithms.md`` §6 and is listed in ``docs/plugins/pcl.md``.
+
+::
+
+    plugins:
+      pcl: {pool_multiplier: 4, target: 0.5}      # value model: a copy of the policy's starting point + scalar head
+
+Hooks (loop order): ``auxiliary_models`` (build the value model), ``trainer_ready`` (its optimizer),
+``select_prompts`` (main process; the core broadcasts), ``on_rewards`` (fit, all ranks, identical data),
+``metrics``, ``plugin_state`` / ``load_plugin_state``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+
+from trl_reasoning import hookimpl
+
+from .selection import draw_pool, effective_ratio, explained_variance, fill_to, nearest_to_target
+from .value_model import PromptValueModel, prompt_text
+
+VALUE_MODEL_NAME = "pcl_value"
+
+
+class Plugin:
+    """PCL's prompt selector and value model (see the module docstring)."""
+
+    @dataclass
+    class Config:
+        pool_multiplier: int = field(default=4, metadata={
+            "help": "k: candidates drawn per selected prompt (pool = k * m). Paper: m, n, k, tau = 512, 16, 4, 0.5 "
+                    "'(pool = 2,048 prompts/step)' [algorithms.md §6(c)]."})
+        target: float = field(default=0.5, metadata={
+            "help": "tau: keep the prompts whose predicted pass rate is closest to it. Paper: 'tau = 0.5 gives the "
+                    "best accuracy' [algorithms.md §6(b)]."})
+        value_model: Literal["separate", "policy_features"] = field(default="separate", metadata={
+            "help": "separate: its own LM backbone + scalar head (the paper's 'second, often same-sized, value "
+                    "model'); policy_features: a head on the policy's frozen last hidden state (no second model)."})
+        value_model_path: str | None = field(default=None, metadata={
+            "help": "Backbone of the separate value model (Hub id, local dir, embedded:...). Default: the policy's "
+                    "model.name_or_path. The recipe's test_model switch replaces it."})
+        train_backbone: bool = field(default=True, metadata={
+            "help": "Train the separate value model's backbone with its head (paper: the value model is trained, "
+                    "'doubles the memory footprint'); false trains the head only."})
+        learning_rate: float = field(default=1.0e-6, metadata={
+            "help": "AdamW learning rate of the value backbone. UNCONFIRMED in the paper; our choice (the policy's "
+                    "usual order of magnitude)."})
+        head_learning_rate: float = field(default=1.0e-3, metadata={
+            "help": "AdamW learning rate of the scalar head (zero-initialised). UNCONFIRMED in the paper; our choice."})
+        weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay of the value model."})
+        updates_per_step: int = field(default=1, metadata={
+            "help": "Value-model optimizer steps per generation round. Paper: 'once per RL step, on the m selected "
+                    "prompts' [algorithms.md §6(b)]."})
+        batch_size: int = field(default=32, metadata={
+            "help": "Prompts per value-model forward (prediction and fit micro-batches)."})
+        max_prompt_tokens: int = field(default=1024, metadata={
+            "help": "The value model reads at most this many prompt tokens (truncated on the right)."})
+        dtype: Literal["float32", "bfloat16"] = field(default="float32", metadata={
+            "help": "Weights dtype of a separate value model."})
+        seed: int | None = field(default=None, metadata={
+            "help": "Seed of the candidate-pool generator (keyed by seed, step and round). Default: the run's seed."})
+
+    def __init__(self, config: Config):
+        if config.pool_multiplier < 1:
+            raise ValueError(f"plugins.pcl.pool_multiplier must be >= 1, got {config.pool_multiplier}")
+        if not 0.0 <= config.target <= 1.0:
+            raise ValueError(f"plugins.pcl.target must lie in [0, 1], got {config.target}")
+        self.config = config
+        self.value: PromptValueModel | None = None
+        self.optimizer = None
+        self.rounds_at_step: tuple[int, int] = (-1, 0)  # (step, selections made at that step)
+        self.fits = 0
+        self.last: dict[str, float] = {}
+        self.history: list[list[int]] = []  # prompt_id of each fitted group, per generation round (all ranks)
+        self._id_to_index: dict[int, int] | None = None
+
+    # -- setup --------------------------------------------------------------------------------------------------------
+
+    def build_value_model(self, trainer) -> PromptValueModel:
+        cfg = self.config
+        if cfg.value_model == "policy_features":
+            policy = trainer.accelerator.unwrap_model(trainer.model)
+            return PromptValueModel(policy, trainer.processing_class, policy.config.get_text_config().hidden_size,
+                                    train_backbone=False, max_prompt_tokens=cfg.max_prompt_tokens,
+                                    batch_size=cfg.batch_size, owns_backbone=False)
+        from transformers import AutoModel
+
+        from trl_reasoning.models import load_tokenizer, resolve_model_path
+
+        recipe = getattr(trainer, "recipe", None)
+        spec = (getattr(recipe, "test_model", None) or cfg.value_model_path
+                or (recipe.model.name_or_path if recipe is not None else trainer.model.config._name_or_path))
+        path = resolve_model_path(spec)
+        backbone = AutoModel.from_pretrained(path, dtype=getattr(torch, cfg.dtype))
+        tokenizer = load_tokenizer(path)
+        return PromptValueModel(backbone, tokenizer, backbone.config.get_text_config().hidden_size,
+                                train_backbone=cfg.train_backbone, max_prompt_tokens=cfg.max_prompt_tokens,
+                                batch_size=cfg.batch_size)
+
+    @hookimpl
+    def auxiliary_models(self, trainer):
+        self.value = self.build_value_model(trainer)
+        return {VALUE_MODEL_NAME: self.value}
+
+    @hookimpl
+    def trainer_ready(self, trainer):
+        self.value = trainer.auxiliary.get(VALUE_MODEL_NAME, self.value)
+        groups = [{"params": list(self.value.head.parameters()), "lr": self.config.head_learning_rate}]
+        if self.value.train_backbone:
+            groups.append({"params": [p for p in self.value.backbone.parameters() if p.requires_grad],
+                           "lr": self.config.learning_rate})
+        self.optimizer = torch.optim.AdamW(groups, weight_decay=self.config.weight_decay)
+
+    # -- selection (main process; the core broadcasts the result) -------------------------------------------------
+
+    def _index_of(self, trainer, row: dict) -> int | None:
+        if self._id_to_index is None:
+            ids = trainer.train_dataset["prompt_id"] if "prompt_id" in trainer.train_dataset.column_names else None
+            self._id_to_index = {int(p): i for i, p in enumerate(ids)} if ids is not None else {}
+        return self._id_to_index.get(int(row.get("prompt_id", -1)))
+
+    def _next_round(self, step: int) -> int:
+        last_step, count = self.rounds_at_step
+        count = count + 1 if last_step == step else 0
+        self.rounds_at_step = (step, count)
+        return count
+
+    def texts(self, prompts) -> list[str]:
+        return [prompt_text(p, self.value.tokenizer) for p in prompts]
+
+    @hookimpl
+    def select_prompts(self, trainer, rows, num_prompts):
+        started = time.perf_counter()
+        step = trainer.state.global_step
+        seed = self.config.seed if self.config.seed is not None else trainer.args.seed
+        # 1. Candidate sources narrow first (the candidate_rows chain), 2. PCL draws its pool among them, 3. picks.
+        eligible = trainer.eligible_rows() if hasattr(trainer, "eligible_rows") else range(len(trainer.train_dataset))
+        sampler_ids = [i for i in (self._index_of(trainer, r) for r in rows) if i is not None]
+        size = self.config.pool_multiplier * num_prompts
+        pool = draw_pool(sampler_ids, eligible, size, seed, step, self._next_round(step))
+        by_index = {self._index_of(trainer, r): r for r in rows}
+        candidates = [by_index.get(i) or dict(trainer.train_dataset[i]) for i in pool]
+        values = self.value.predict(self.texts([c["prompt"] for c in candidates]))  # (N,)
+        picked = fill_to(nearest_to_target(values, self.config.target, num_prompts), num_prompts)
+        chosen = [candidates[i] for i in picked]
+        self.last.update({
+            "pcl/selection_time_s": time.perf_counter() - started,
+            "pcl/pool_size": float(len(pool)),
+            "pcl/pool_predicted_mean": float(values.mean()) if len(values) else float("nan"),
+            "pcl/selected_predicted_mean": float(values[picked].mean()),
+            "pcl/selected_distance": float((values[picked] - self.config.target).abs().mean()),
+        })
+        return chosen
+
+    # -- value fit (all ranks, identical global data) -------------------------------------------------------------
+
+    @hookimpl
+    def on_rewards(self, trainer, batch):
+        G = batch.num_generations
+        prompts = [batch.prompts[g * G] for g in range(batch.num_groups)]
+        observed = batch.group_pass_rate()  # (num_groups,)
+        fit = self.value.fit(self.texts(prompts), observed, self.optimizer, self.config.updates_per_step)
+        predicted = fit["predicted"]  # (num_groups,) V before this fit: the values the prompts were picked with
+        self.fits += 1
+        self.history.append([int(batch.prompt_ids[g * G]) for g in range(batch.num_groups)])
+        self.last.update({
+            "pcl/predicted_pass_rate": float(predicted.mean()),
+            "pcl/observed_pass_rate": float(observed.mean()),
+            "pcl/value_mse": fit["loss_before"],
+            "pcl/explained_variance": explained_variance(predicted, observed),
+            "pcl/effective_ratio": effective_ratio(batch.total_reward, G),
+            "pcl/mixed_group_share": float(((observed > 0) & (observed < 1)).float().mean()),
+        })
+
+    @hookimpl
+    def metrics(self, trainer, mode):
+        if mode != "train":
+            return None
+        return {k: v for k, v in self.last.items() if not (isinstance(v, float) and math.isnan(v))}
+
+    # -- state ----------------------------------------------------------------------------------------------------
+
+    @hookimpl
+    def plugin_state(self, trainer):
+        weights = {k: v.detach().cpu() for k, v in self.value.state_dict().items()
+                   if self.value.train_backbone or not k.startswith("backbone.")}  # a frozen backbone reloads as is
+        return {"value_model": weights,
+                "optimizer": self.optimizer.state_dict(), "rounds_at_step": self.rounds_at_step, "fits": self.fits}
+
+    @hookimpl
+    def load_plugin_state(self, trainer, state):
+        missing, unexpected = self.value.load_state_dict(state["value_model"], strict=False)
+        if unexpected or any(not k.startswith("backbone.") or self.value.train_backbone for k in missing):
+            raise ValueError(f"pcl: checkpointed value model does not match this run's (missing {missing[:5]}, "
+                             f"unexpected {unexpected[:5]}); was value_model or train_backbone changed?")
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rounds_at_step = tuple(state["rounds_at_step"])
+        self.fits = int(state["fits"])

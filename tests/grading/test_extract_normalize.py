@@ -1,0 +1,88 @@
+"""Extraction and normalisation rules, table-driven."""
+
+from __future__ import annotations
+
+import pytest
+
+from trl_reasoning.grading import extract_answer, normalize
+
+EXTRACT = [
+    (r"so $\boxed{\frac{1}{2}}$.", r"\frac{1}{2}"),
+    (r"\boxed{\{1,2\}}", r"\{1,2\}"),
+    (r"\boxed{a} then \boxed{b}", "b"),
+    (r"\fbox{12}", "12"),
+    (r"\boxed 5$.", "5"),
+    (r"\boxed {7}", "7"),
+    (r"\boxed{}", None),
+    (r"\boxed{3} and \boxed{4", None),
+    ("no box here, the answer is 42", None),
+    ("", None),
+    (r"\boxed{\left( 3, \frac{\pi}{2} \right)}", r"\left( 3, \frac{\pi}{2} \right)"),
+    (r"\boxed{\text{(C)}} \boxed{\text{(A)}}", "C,A"),
+]
+
+FALLBACK = [
+    ("The answer is 42.", "42"),
+    ("So the final answer is $\\frac{1}{2}$ indeed", "\\frac{1}{2}"),
+    ("Janet makes 9 * 2 = 18 dollars.\n#### 18", "18"),
+    ("We get 12 apples and then 15 pears", "15"),
+    ("nothing numeric", None),
+]
+
+NORMALIZE = [
+    (r"\left( 3, \frac{\pi}{2} \right)", r"(3,\frac{\pi}{2})"),
+    (r"\dfrac{33}{100}", r"\frac{33}{100}"),
+    (r"\frac43", r"\frac{4}{3}"),
+    (r"\sqrt2", r"\sqrt{2}"),
+    (r"10,\!080", "10080"),
+    ("154,320,000", "154320000"),
+    ("1,3,5", "1,3,5"),
+    (r"90^\circ", "90"),
+    (r"15\mbox{ cm}^2", "15"),
+    (r"\$18.90", "18.90"),
+    (r"43.75\%", "43.75"),
+    ("x = 5", "5"),
+    (r"x \in [-2,7]", "[-2,7]"),
+    ("$12$", "12"),
+    (r"1\frac{4}{5}", r"\frac{9}{5}"),
+    ("2516_8", "2516"),
+    ("4.5e33", r"4.5\times10^{33}"),
+    (r"4.5 \times 10^{33}", r"4.5\times10^{33}"),
+    (r"-12 \text{ or } -30", "-12,-30"),
+    (r"\text{(C)}", "(C)"),
+    (r"\sin x", r"\sin x"),
+    ("y = 2x + 3", "2x+3"),
+    ("y = y_0 + 1", "y=y_0+1"),
+    (r"\boxed{7}", "7"),
+    ("-1./3", "-1/3"),
+]
+
+
+@pytest.mark.parametrize("response,expected", EXTRACT)
+def test_extract_answer(response, expected):
+    assert extract_answer(response) == expected
+
+
+@pytest.mark.parametrize("response,expected", FALLBACK)
+def test_fallbacks_only_when_asked(response, expected):
+    assert extract_answer(response) is None
+    assert extract_answer(response, fallbacks=True) == expected
+
+
+@pytest.mark.parametrize("raw,expected", NORMALIZE)
+def test_normalize(raw, expected):
+    assert normalize(raw) == expected
+
+
+def test_latex2sympy_global_state_does_not_leak_between_parses():
+    # latex2sympy2 rebinds a module global to a Symbol when it reads a differential (`dx`),
+    # and stores `a = b` as an assignment; neither may change how the next answer is read
+    from trl_reasoning.grading.symbolic import to_sympy
+
+    for poison in [r"\frac{d x}{d t}", r"\int x d x", r"\frac{dM}{dt}"]:
+        try:
+            to_sympy(poison)
+        except ValueError:
+            pass
+        assert str(to_sympy(r"3\times10^{8}")) == "3*10**8"
+        assert str(to_sympy("x+1")) == "x + 1"

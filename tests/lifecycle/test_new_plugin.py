@@ -1,0 +1,50 @@
+"""`trl-reason new-plugin` writes a package that installs with pip, passes its own generated tests (a hook test on
+a reward table and a 2-step recipe run), and is uninstalled again."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from importlib import metadata
+
+import pytest
+
+from trl_reasoning.cli import main
+
+
+def test_generated_plugin_installs_and_passes_its_own_tests(tmp_path):
+    name = f"lc_scaffold_{os.getpid()}"
+    distribution = f"trl-reason-{name.replace('_', '-')}"
+    assert main(["new-plugin", name, "--dir", str(tmp_path)]) == 0
+    root = tmp_path / name
+    assert (root / "pyproject.toml").read_text().count(f'{name} = "trl_reason_{name}.plugin"') == 1
+    pip = [sys.executable, "-m", "pip"]
+    subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", "--quiet", str(root)], check=True,
+                   capture_output=True, text=True)
+    try:
+        env = {**os.environ, "TRL_REASONING_LOAD_PLUGINS": name}
+        env.pop("TRL_REASONING_TEST_MODEL", None)
+        listing = subprocess.run([sys.executable, "-m", "trl_reasoning.cli", "plugins", "--json"], env=env,
+                                 capture_output=True, text=True, check=True)
+        assert f'"name": "{name}"' in listing.stdout and '"on_rewards"' in listing.stdout
+        tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root)],
+                               cwd=root, env=env, capture_output=True, text=True, timeout=600)
+        assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-4000:]
+        assert "2 passed" in tests.stdout
+    finally:
+        subprocess.run([*pip, "uninstall", "--yes", "--quiet", distribution], check=True, capture_output=True)
+    with pytest.raises(metadata.PackageNotFoundError):
+        metadata.version(distribution)
+
+
+@pytest.mark.parametrize("bad", ["My-Plugin", "1plugin", "with space", ""])
+def test_new_plugin_rejects_unusable_names(tmp_path, bad):
+    assert main(["new-plugin", bad, "--dir", str(tmp_path)]) == 2
+    assert not any(tmp_path.iterdir())
+
+
+def test_new_plugin_refuses_to_overwrite(tmp_path):
+    assert main(["new-plugin", "twice", "--dir", str(tmp_path)]) == 0
+    assert main(["new-plugin", "twice", "--dir", str(tmp_path)]) == 2
+    assert main(["new-plugin", "twice", "--dir", str(tmp_path), "--force"]) == 0

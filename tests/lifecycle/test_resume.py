@@ -1,0 +1,171 @@
+"""Checkpoints and resume: a run SIGKILLed mid-save resumes from the previous whole checkpoint and ends exactly
+like an uninterrupted run (global step, plugin state, data order, even the sampled completions)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+from trl_reasoning import checkpoints
+from trl_reasoning.config_schema import ConfigError
+
+from lifecycle_helpers import (lifecycle_recipe, probe_env, probe_manager, run_cli, trl_reason, wait_for,  # noqa: E402
+                      write_recipe)
+
+
+def _rounds(log_dir: Path, rank: int = 0) -> list[dict]:
+    path = log_dir / f"rounds-rank{rank}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _run_in_process(recipe_dict: dict, log_dir: Path, monkeypatch, resume=None) -> dict:
+    from trl_reasoning.recipe import recipe_from_dict
+    from trl_reasoning.run import run_recipe
+
+    log_dir.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("LIFECYCLE_PROBE_LOG_DIR", str(log_dir))
+    return run_recipe(recipe_from_dict(recipe_dict), pm=probe_manager(), resume=resume)
+
+
+def test_killed_during_a_save_resumes_like_an_uninterrupted_run(tmp_path, probe_site, tiny_model_path,
+                                                                 monkeypatch):
+    killed_dir, logs = tmp_path / "killed", tmp_path / "killed-logs"
+    logs.mkdir()
+    recipe = write_recipe(lifecycle_recipe(tiny_model_path, killed_dir, max_steps=4, save_steps=2),
+                          tmp_path / "recipe.yaml")
+    # 1. run until the save of step 4 is under way (model and optimizer written, plugin state not yet), then kill
+    log = tmp_path / "killed.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(trl_reason("run", str(recipe)), cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+                                   env=probe_env(probe_site, LIFECYCLE_PROBE_LOG_DIR=logs,
+                                                 LIFECYCLE_PROBE_HANG_IN_SAVE_AT_STEP=4))
+        wait_for(logs / "hanging-in-save-4", process, log)
+        staged = Path(checkpoints.staging_root(killed_dir)) / "checkpoint-4"
+        assert (staged / "model.safetensors").exists() and (staged / "optimizer.pt").exists()
+        assert not (killed_dir / "checkpoint-4").exists()
+        assert checkpoints.is_complete(killed_dir / "checkpoint-2")
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert checkpoints.latest_checkpoint(killed_dir) == str(killed_dir / "checkpoint-2")
+    assert checkpoints.incomplete_checkpoints(killed_dir) == [str(staged)]
+
+    # 2. `--resume` (latest) picks checkpoint-2, the last whole one, and finishes the run
+    run_cli(trl_reason("run", str(recipe), "--resume"), probe_env(probe_site, LIFECYCLE_PROBE_LOG_DIR=logs),
+            tmp_path)
+    provenance = json.loads((killed_dir / "provenance.json").read_text())
+    assert provenance["resumed_from"] == str(killed_dir / "checkpoint-2")
+    assert json.loads((killed_dir / "results.json").read_text())["train"]["global_step"] == 4
+    assert checkpoints.is_complete(killed_dir / "checkpoint-4")
+    assert not os.path.exists(checkpoints.staging_root(killed_dir))  # the next save cleared the leftovers
+
+    # 3. the same recipe, uninterrupted (in this process)
+    reference_dir, reference_logs = tmp_path / "reference", tmp_path / "reference-logs"
+    reference = _run_in_process(lifecycle_recipe(tiny_model_path, reference_dir, max_steps=4, save_steps=2),
+                                reference_logs, monkeypatch)
+    assert reference["train"]["global_step"] == 4
+
+    killed_rounds = _rounds(logs)
+    first_pid = killed_rounds[0]["pid"]
+    before_kill = [r for r in killed_rounds if r["pid"] == first_pid and r["step"] < 2]
+    after_resume = [r for r in killed_rounds if r["pid"] != first_pid]
+    interrupted = [(r["step"], r["prompt_ids"], r["completions"]) for r in before_kill + after_resume]
+    uninterrupted = [(r["step"], r["prompt_ids"], r["completions"]) for r in _rounds(reference_logs)]
+    assert [r[:2] for r in interrupted] == [r[:2] for r in uninterrupted]  # data order: prompt ids per step
+    assert interrupted == uninterrupted  # and the sampled completions (model, optimizer and RNG restored)
+
+    # plugin state (rounds, prompt ids per step, the plugin's own generator) is the same at the end
+    assert json.loads((logs / "state-rank0.json").read_text()) == \
+        json.loads((reference_logs / "state-rank0.json").read_text())
+    resumed_meta = checkpoints.read_meta(killed_dir / "checkpoint-4")
+    reference_meta = checkpoints.read_meta(reference_dir / "checkpoint-4")
+    assert resumed_meta["plugin_state_sha256"] == reference_meta["plugin_state_sha256"]
+    assert resumed_meta["data_fingerprint"] == reference_meta["data_fingerprint"]
+    assert resumed_meta["generation_block_offset"] == 0
+
+    # 4. resuming with other data is refused (in-process: the check runs before the first step)
+    changed = lifecycle_recipe(tiny_model_path, reference_dir, max_steps=4, save_steps=2)
+    changed["data"]["options"]["n_train"] = 32
+    with pytest.raises(checkpoints.ResumeMismatch, match="fingerprint"):
+        _run_in_process(changed, tmp_path / "mismatch-logs", monkeypatch,
+                        resume=str(reference_dir / "checkpoint-2"))
+
+
+def test_latest_checkpoint_takes_only_complete_ones(tmp_path):
+    for step in (1, 2, 3):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    checkpoints.write_meta(str(tmp_path / "checkpoint-1"), {"global_step": 1})
+    checkpoints.write_meta(str(tmp_path / "checkpoint-2"), {"global_step": 2})
+    staged = Path(checkpoints.staging_root(tmp_path)) / "checkpoint-4"
+    staged.mkdir(parents=True)
+    checkpoints.write_meta(str(staged), {"global_step": 4})  # whole but never renamed: not a checkpoint
+    assert checkpoints.latest_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")
+    assert checkpoints.list_checkpoints(tmp_path, complete_only=False)[-1] == str(tmp_path / "checkpoint-3")
+
+    from trl_reasoning.run import _resolve_resume
+
+    assert _resolve_resume(True, str(tmp_path)) == str(tmp_path / "checkpoint-2")
+    with pytest.raises(ConfigError, match="not a complete"):
+        _resolve_resume(str(staged), str(tmp_path))
+    with pytest.raises(ConfigError, match="no complete checkpoint"):
+        _resolve_resume(True, str(tmp_path / "nothing-here"))
+
+
+def test_commit_replaces_an_existing_checkpoint_whole(tmp_path):
+    final = tmp_path / "checkpoint-2"
+    final.mkdir()
+    (final / "old").write_text("old")
+    staged = Path(checkpoints.staging_root(tmp_path)) / "checkpoint-2"
+    staged.mkdir(parents=True)
+    (staged / "new").write_text("new")
+    checkpoints.commit(str(staged), str(final))
+    assert sorted(p.name for p in final.iterdir()) == ["new"]
+    assert not Path(checkpoints.staging_root(tmp_path)).exists()
+
+
+@pytest.mark.parametrize("saved, current, expected", [
+    ({"trainer": {"learning_rate": 1e-3, "max_steps": 4}}, {"trainer": {"learning_rate": 1e-3, "max_steps": 8}}, []),
+    ({"trainer": {"learning_rate": 1e-3}}, {"trainer": {"learning_rate": 5e-4}},
+     ["trainer.learning_rate: 0.001 -> 0.0005"]),
+    ({"plugins": {"hapo": {"w": 1}}}, {"plugins": {}}, ["plugins.hapo.w: 1 -> '<unset>'"]),
+    ({"output_dir": "a", "hub": {"push": "end"}, "eval": {"limit": 5}},
+     {"output_dir": "b", "hub": {"push": "never"}, "eval": {"limit": 9}}, []),
+])
+def test_recipe_differences(saved, current, expected):
+    assert checkpoints.recipe_differences(saved, current) == expected
+
+
+def test_resume_problems_name_data_and_world_size():
+    meta = {"data_fingerprint": "aaa", "world_size": 2, "recipe": None}
+    problems = checkpoints.resume_problems(meta, data_fingerprint="bbb", recipe=None, world_size=1)
+    assert [p.split(" ")[0] for p in problems] == ["training", "number"]
+
+
+def test_state_digest_ignores_device_and_container_identity():
+    a = {"x": torch.arange(3), "y": [1.5, {"z": "q"}]}
+    b = {"y": [1.5, {"z": "q"}], "x": torch.arange(3).clone()}
+    assert checkpoints.state_digest(a) == checkpoints.state_digest(b)
+    assert checkpoints.state_digest(a) != checkpoints.state_digest({**a, "x": torch.arange(1, 4)})
+
+
+@pytest.mark.slow
+def test_resume_inside_a_generation_block_keeps_the_data_order(tmp_path, tiny_model_path, monkeypatch):
+    """steps_per_generation=2: one generation feeds two optimizer steps; checkpoint-1 sits inside the block."""
+    settings = dict(max_steps=4, save_steps=1, steps_per_generation=2)
+    reference_logs, resumed_logs = tmp_path / "ref-logs", tmp_path / "resumed-logs"
+    _run_in_process(lifecycle_recipe(tiny_model_path, tmp_path / "ref", **settings), reference_logs, monkeypatch)
+    assert checkpoints.read_meta(tmp_path / "ref" / "checkpoint-1")["generation_block_offset"] == 1
+    resumed = _run_in_process(lifecycle_recipe(tiny_model_path, tmp_path / "ref", **settings), resumed_logs,
+                              monkeypatch, resume=str(tmp_path / "ref" / "checkpoint-1"))
+    assert resumed["train"]["global_step"] == 4
+    reference = [(r["step"], r["prompt_ids"]) for r in _rounds(reference_logs)]
+    again = [(r["step"], r["prompt_ids"]) for r in _rounds(resumed_logs)]
+    # the interrupted block is regenerated (same prompts, new completions) at step 1; later blocks line up
+    assert reference == [(0, reference[0][1]), (2, reference[1][1])]
+    assert again == [(1, reference[0][1]), (2, reference[1][1])]

@@ -1,0 +1,51 @@
+"""HAPO on two CPU processes (torchrun, gloo): both ranks score the same global batch, update from it, take the
+element-wise minimum, and end with identical histories equal to a replay of the batches."""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from trl_reason_hapo.history import ShortestCorrectHistory
+from trl_reason_hapo.length_reward import length_rewards
+
+WORKER = Path(__file__).with_name("hapo_ddp_worker.py")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_ranks_agree(tiny_model_path, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TRL_REASONING_TEST_MODEL": ""}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+               "--master_port", str(free_port()), str(WORKER), tiny_model_path, str(tmp_path)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2]
+
+    history = ShortestCorrectHistory(0)
+    for state in ranks:
+        restored = ShortestCorrectHistory(0)
+        restored.load_state_dict(state["history"])
+        state["values"] = restored.values.nan_to_num(-1)
+    assert torch.equal(ranks[0]["values"], ranks[1]["values"])
+
+    record0, record1 = ranks[0]["record"], ranks[1]["record"]
+    assert len(record0) == len(record1) == 2
+    for batch0, batch1 in zip(record0, record1):
+        assert batch0["prompt_ids"] == batch1["prompt_ids"]  # one global batch, the same on both ranks
+        assert len(batch0["prompt_ids"]) == 8  # 2 ranks x 4 completions
+        assert torch.equal(batch0["lengths"], batch1["lengths"])
+        assert torch.equal(batch0["hapo_length"], batch1["hapo_length"])
+        want = length_rewards(batch0["lengths"], history.lookup(batch0["prompt_ids"]), batch0["correct"])  # (8,)
+        torch.testing.assert_close(batch0["hapo_length"], want)
+        history.update(batch0["prompt_ids"], batch0["lengths"], batch0["correct"])
+    assert torch.equal(ranks[0]["values"], history.values.nan_to_num(-1))
+    assert (history.count > 0).any(), "no correct answer in two steps: the test compares empty histories"

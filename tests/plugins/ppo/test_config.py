@@ -1,0 +1,55 @@
+"""ReasoningPPOConfig: classic PPO (one completion per prompt) passes GRPO's checks; unsupported settings fail early;
+the critic's source follows the test-model switch."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from trl_reason_ppo import ReasoningPPOConfig
+from trl_reason_ppo.critic import critic_source
+
+
+def config(**kwargs) -> ReasoningPPOConfig:
+    return ReasoningPPOConfig(output_dir="/tmp/ppo-config-test", use_cpu=True, report_to="none", **kwargs)
+
+
+def test_classic_ppo_keeps_one_generation():
+    args = config(num_generations=1, per_device_train_batch_size=4)
+    assert args.num_generations == 1
+    assert args.generation_batch_size == 4
+
+
+def test_grouped_ppo_is_grpo_shaped():
+    args = config(num_generations=4, per_device_train_batch_size=8, steps_per_generation=2)
+    assert (args.num_generations, args.generation_batch_size) == (4, 16)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num_generations": 1, "per_device_train_batch_size": 1}, "at least 2 completions"),
+        ({"loss_type": "vespo"}, "per token"),
+        ({"off_policy_mask_threshold": 0.5}, "per token"),
+        ({"gamma": 1.5}, "gamma"),
+        ({"cliprange_value": 0.0}, "cliprange_value"),
+        ({"kl_reward_coef": -1.0}, "kl_reward_coef"),
+    ],
+)
+def test_invalid_settings_fail_early(kwargs, message):
+    kwargs = {"num_generations": 2, "per_device_train_batch_size": 2, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        config(**kwargs)
+
+
+def test_critic_source_order(tmp_path):
+    args = SimpleNamespace(critic_model_name_or_path=str(tmp_path))
+    (tmp_path / "config.json").write_text("{}")
+    policy = SimpleNamespace(config=SimpleNamespace(_name_or_path="/the/policy"))
+    recipe = SimpleNamespace(test_model=None, model=SimpleNamespace(name_or_path="/the/policy"))
+    assert critic_source(args, recipe, policy) == str(tmp_path)
+    args.critic_model_name_or_path = None
+    assert critic_source(args, recipe, policy) == "/the/policy"
+    recipe.test_model = str(tmp_path)
+    args.critic_model_name_or_path = "some/hub-critic"
+    assert critic_source(args, recipe, policy) == str(tmp_path)

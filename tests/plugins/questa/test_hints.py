@@ -1,0 +1,99 @@
+r"""QuestA's hint construction, fraction schedule and pool rule: exact strings, table-driven."""
+
+import pytest
+
+from trl_reason_questa.hints import (answer_in_solution, char_prefix, correct_histogram, fraction_at, hinted_problem,
+                                     keep_for_pool, solution_block, token_prefix, with_hint)
+
+SOLUTION = "12 + 34 = 46. 46 - 5 = 41. The answer is \\boxed{41}."  # 52 characters
+
+
+@pytest.mark.parametrize("fraction, expected", [
+    # int(52 * 0.5) = 26 characters
+    (0.5, "What is 12 + 34 - 5?\n\n## Hint.12 + 34 = 46. 46 - 5 = 41."),
+    # int(52 * 0.25) = 13 characters
+    (0.25, "What is 12 + 34 - 5?\n\n## Hint.12 + 34 = 46."),
+    # int(52 * 0.2) = 10 characters: exactly the minimum, so a hint
+    (0.2, "What is 12 + 34 - 5?\n\n## Hint.12 + 34 = "),
+    # int(52 * 0.1) = 5 characters < 10: no hint, but the separator stays (add_prefix.py: problem + "\n\n")
+    (0.1, "What is 12 + 34 - 5?\n\n"),
+    (0.0, "What is 12 + 34 - 5?\n\n"),
+    (1.0, "What is 12 + 34 - 5?\n\n## Hint." + SOLUTION),
+])
+def test_hinted_problem_exact_strings(fraction, expected):
+    assert len(SOLUTION) == 52
+    assert hinted_problem("What is 12 + 34 - 5?", SOLUTION, fraction) == expected
+
+
+def test_hint_is_cut_from_the_text_after_think():
+    generation = "<think>\nlet me add 12 and 34 ...\n</think>\n\n**Step 1.** 12 + 34 = 46.\n**Answer** 41"
+    block = solution_block(generation)
+    assert block == "\n\n**Step 1.** 12 + 34 = 46.\n**Answer** 41"
+    assert hinted_problem("P", generation, 0.5) == "P\n\n## Hint." + block[: int(len(block) * 0.5)]
+    assert "think" not in hinted_problem("P", generation, 1.0)
+    assert solution_block(generation, after_think=False) == generation
+    assert solution_block("no reasoning here") == "no reasoning here"
+
+
+@pytest.mark.parametrize("prefix, expected", [
+    ("0123456789", "P\n\n## Hint.0123456789"),
+    ("012345678", "P\n\n"),
+    ("", "P\n\n"),
+])
+def test_with_hint_minimum_prefix(prefix, expected):
+    assert with_hint("P", prefix) == expected
+
+
+def test_custom_marker_and_separator():
+    assert with_hint("P", "0123456789", marker="Hint: ", separator="\n") == "P\nHint: 0123456789"
+
+
+def test_token_prefix():
+    words = "alpha beta gamma delta epsilon zeta eta theta"  # 8 "tokens"
+
+    def encode(text):
+        return list(range(len(text.split())))
+
+    def decode(ids):
+        return " ".join(words.split()[i] for i in ids)
+
+    assert token_prefix(words, 0.5, encode, decode) == "alpha beta gamma delta"
+    assert token_prefix(words, 0.3, encode, decode) == "alpha beta"  # int(8 * 0.3) = 2
+    assert hinted_problem("P", words, 0.5, encode=encode, decode=decode) == "P\n\n## Hint.alpha beta gamma delta"
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.5])
+def test_fraction_range(fraction):
+    with pytest.raises(ValueError, match="fraction"):
+        char_prefix("abc", fraction)
+
+
+@pytest.mark.parametrize("answer, solution, expected", [
+    ("41", SOLUTION, True), ("42", SOLUTION, False), ("41", "<think>41</think> no answer", False)])
+def test_answer_in_solution(answer, solution, expected):
+    assert answer_in_solution(answer, solution) is expected
+
+
+@pytest.mark.parametrize("step, fraction", [(0, 0.5), (99, 0.5), (100, 0.25), (5000, 0.25)])
+def test_fraction_schedule_paper(step, fraction):
+    assert fraction_at([(0, 0.5), (100, 0.25)], step) == fraction
+
+
+def test_fraction_schedule_unsorted_and_invalid():
+    assert fraction_at([(10, 0.0), (0, 0.5), (5, 0.25)], 7) == 0.25
+    with pytest.raises(ValueError, match="start_step 0"):
+        fraction_at([(3, 0.5)], 0)
+    with pytest.raises(ValueError, match="empty"):
+        fraction_at([], 0)
+
+
+@pytest.mark.parametrize("correct, keep", [(0, True), (4, True), (5, False), (8, False)])
+def test_pool_rule_paper(correct, keep):
+    assert keep_for_pool(correct, lo=0, hi=4) is keep
+
+
+def test_pool_rule_band_and_histogram():
+    assert [keep_for_pool(k, lo=1, hi=6) for k in (0, 1, 6, 7)] == [False, True, True, False]
+    assert correct_histogram([0, 0, 3, 8, 4], 8) == [2, 0, 0, 1, 1, 0, 0, 0, 1]
+    with pytest.raises(ValueError):
+        correct_histogram([9], 8)

@@ -1,0 +1,175 @@
+"""``ReasoningSFTTrainer``: TRL's ``SFTTrainer`` on a recipe's problems and worked solutions, with the setup hooks.
+
+Registered as ``trainer.algorithm: sft``. Each training row is the recipe's prompt (``data.template``,
+``data.system_prompt``, ``data.user_template``) with the row's ``solution`` column as the completion (set another
+column with ``trainer.completion_column``); the loss is TRL's, on completion tokens only. It fires the setup hooks
+that make sense without rollouts: ``modify_model`` (InRa inserts its layer here), ``auxiliary_models`` (teachers,
+reachable as ``trainer.auxiliary[name]``), ``param_groups``, ``trainer_ready``, ``metrics`` and the checkpointed
+``plugin_state``. Per-step rollout hooks (``select_prompts``, ``on_rewards``, ``loss_terms``...) do not fire: there
+are no rollouts. It overrides ``create_optimizer``, ``_save_checkpoint`` and ``_load_optimizer_and_scheduler``,
+each calling ``super()``; subclasses (TrRa's ``distill``) override ``compute_loss``.
+
+``trl_reasoning.run.build_trainer`` builds it through the classmethod ``from_run`` instead of the GRPO path::
+
+    trainer:
+      algorithm: sft
+      learning_rate: 2.0e-5
+      max_steps: 50
+      per_device_train_batch_size: 8
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import torch
+from trl import SFTConfig, SFTTrainer
+
+PLUGIN_STATE_FILE = "plugin_state.pt"
+
+
+@dataclass
+class ReasoningSFTConfig(SFTConfig):
+    """``SFTConfig`` plus where the completion comes from."""
+
+    completion_column: str = field(default="solution", metadata={
+        "help": "Dataset column holding the target response (the embedded arithmetic rows have a short worked "
+                "`solution`). Rows without it are an error."})
+
+
+def sft_rows(rows: list[dict], section, completion_column: str) -> list[dict]:
+    """Prompt/completion rows for TRL's ``SFTTrainer`` from dataset rows and the recipe's ``data`` section.
+
+    Conversational templates give ``prompt`` as messages and ``completion`` as one assistant message; the
+    ``plain`` template gives two strings.
+    """
+    from ..data import DataError, render_prompt
+
+    out = []
+    for i, row in enumerate(rows):
+        if completion_column not in row or row[completion_column] in (None, ""):
+            raise DataError(f"row {i} of {section.train!r} has no {completion_column!r} (columns: {sorted(row)}); "
+                            "sft and distill train on a worked solution: set trainer.completion_column")
+        problem = str(row[section.problem_column])
+        prompt = render_prompt(problem, section.template, system_prompt=section.system_prompt,
+                               user_template=section.user_template)
+        target = str(row[completion_column])
+        completion = target if isinstance(prompt, str) else [{"role": "assistant", "content": target}]
+        out.append({"prompt": prompt, "completion": completion})
+    return out
+
+
+def load_sft_dataset(section, completion_column: str):
+    """The ``datasets.Dataset`` of prompt/completion pairs for a recipe's ``data`` section."""
+    import random
+
+    import datasets
+
+    from ..data import DataError, load_rows
+
+    rows = load_rows(section.train, split=section.split, data_dir=section.data_dir, options=section.options)
+    if section.shuffle_seed is not None:
+        random.Random(section.shuffle_seed).shuffle(rows)
+    if section.limit:
+        rows = rows[: section.limit]
+    if not rows:
+        raise DataError(f"dataset {section.train!r} has no rows")
+    return datasets.Dataset.from_list(sft_rows(rows, section, completion_column))
+
+
+def collect_auxiliary_models(trainer) -> dict[str, torch.nn.Module]:
+    """Call ``auxiliary_models`` and move/prepare each module like the GRPO trainer does."""
+    found = {}
+    for result in trainer.pm.hook.auxiliary_models(trainer=trainer):
+        for name, module in (result or {}).items():
+            if name in found:
+                raise ValueError(f"two plugins register an auxiliary model named {name!r}")
+            trainable = any(p.requires_grad for p in module.parameters())
+            module = module.to(trainer.accelerator.device)
+            if not trainable:
+                module = trainer.accelerator.prepare_model(module, evaluation_mode=True)
+            found[name] = module
+    return found
+
+
+class ReasoningSFTTrainer(SFTTrainer):
+    """SFT with trl-reasoning's setup hooks. Build it with ``from_run`` (what ``trl-reason run`` does) or directly::
+
+        trainer = ReasoningSFTTrainer(model=model, args=ReasoningSFTConfig(...), train_dataset=pairs,
+                                      processing_class=tokenizer, plugin_manager=pm, recipe=recipe)
+    """
+
+    config_class = ReasoningSFTConfig
+
+    def __init__(self, *args, plugin_manager=None, recipe=None, **kwargs):
+        from ..plugins import PluginManager
+
+        self.pm = plugin_manager if plugin_manager is not None else PluginManager(discover=False)
+        self.recipe = recipe
+        self.auxiliary: dict[str, torch.nn.Module] = {}
+        self.data_fingerprint = None
+        model = kwargs.get("model", args[0] if args else None)
+        if model is not None and not isinstance(model, str):
+            self.pm.hook.modify_model(model=model, processing_class=kwargs.get("processing_class"), recipe=recipe)
+        super().__init__(*args, **kwargs)
+        self._has = {"schedule": False, "metrics": bool(self.pm.hook.metrics.get_hookimpls())}
+        self.auxiliary.update(collect_auxiliary_models(self))
+        from .callbacks import HookCallback
+
+        self.add_callback(HookCallback(self))
+        self.pm.hook.trainer_ready(trainer=self)
+
+    @classmethod
+    def from_run(cls, prepared, output_dir: str, callbacks: list):
+        """Load the recipe's model and data and build the trainer (``trl_reasoning.run.build_trainer`` calls it)."""
+        from ..data import fingerprint
+        from ..models import apply_lora, load_model
+        from ..run import build_config
+
+        recipe = prepared.recipe
+        args = build_config(prepared, output_dir)
+        dataset = load_sft_dataset(recipe.data, args.completion_column)
+        model, tokenizer = load_model(recipe.model.name_or_path, dtype=recipe.model.dtype,
+                                      revision=recipe.model.revision,
+                                      trust_remote_code=recipe.model.trust_remote_code,
+                                      attn_implementation=recipe.model.attn_implementation)
+        if recipe.model.lora is not None:
+            model = apply_lora(model, recipe.model.lora)
+        trainer = cls(model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks,
+                      plugin_manager=prepared.pm, recipe=recipe)
+        trainer.data_fingerprint = fingerprint([{"prompt_id": i, "problem": str(r["prompt"]),
+                                                 "answer": str(r["completion"])} for i, r in enumerate(dataset)])
+        return trainer
+
+    # -- optimizer and checkpoints (same contract as ReasoningGRPOTrainer) ---------------------------------------
+
+    def create_optimizer(self, model=None):
+        optimizer = super().create_optimizer(model)
+        groups = [g for result in self.pm.hook.param_groups(trainer=self, model=self.model) for g in (result or [])]
+        for group in groups:
+            group.setdefault("lr", self.args.learning_rate)
+            group.setdefault("weight_decay", self.args.weight_decay)
+            optimizer.add_param_group(group)
+        return optimizer
+
+    def plugin_states(self) -> dict:
+        return self.pm.call_each("plugin_state", trainer=self)
+
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+        states = self.plugin_states()
+        if self.args.should_save and states:
+            folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+            os.makedirs(folder, exist_ok=True)
+            torch.save(states, os.path.join(folder, PLUGIN_STATE_FILE))
+
+    def _load_optimizer_and_scheduler(self, checkpoint):
+        super()._load_optimizer_and_scheduler(checkpoint)
+        if checkpoint is not None and os.path.exists(os.path.join(checkpoint, PLUGIN_STATE_FILE)):
+            states = torch.load(os.path.join(checkpoint, PLUGIN_STATE_FILE), weights_only=False)
+            for name, state in states.items():
+                if name in self.pm.active:
+                    self.pm.call_one(name, "load_plugin_state", trainer=self, state=state)
