@@ -25,11 +25,9 @@ def math_beyond_file() -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> str:
-    """A 2-layer random Llama with SmolLM2's tokenizer and chat template, saved to a directory."""
-    from trl_reasoning.models import build_tiny_model
-
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+def tiny_model(tiny_model_path) -> str:
+    """The project's 2-layer random Llama with SmolLM2's tokenizer (``trl_reasoning.testing``), as a directory."""
+    return tiny_model_path
 
 
 @pytest.fixture(scope="session")

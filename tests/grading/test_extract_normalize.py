@@ -79,7 +79,7 @@ def test_latex2sympy_global_state_does_not_leak_between_parses():
     # and stores `a = b` as an assignment; neither may change how the next answer is read
     from trl_reasoning.grading.symbolic import to_sympy
 
-    for poison in [r"\frac{d x}{d t}", r"\int x d x", r"\frac{dM}{dt}"]:
+    for poison in [r"\frac{d^{2} v_{o}}{d t^{2}}", r"\mathrm{d}x", "dx"]:
         try:
             to_sympy(poison)
         except ValueError:

@@ -3,7 +3,7 @@ r"""Math answer grading: extraction, normalisation, equivalence, time limits, th
     >>> from trl_reasoning.grading import extract_answer, grade, grade_response, grade_many
     >>> grade(r"\left( 3, \frac{\pi}{2} \right)", r"(3, \pi/2)").equal
     True
-    >>> grade("4.5e33", r"4.5 \times 10^{33}").reason
+    >>> grade("4.5e33", "4.46e33", rel_tol=1e-2).reason
     'numeric'
     >>> grade_response(r"\text{(C)}", r"... \boxed{A} \boxed{B} \boxed{C}").equal   # boxing every choice
     False

@@ -2,7 +2,7 @@ r"""Re-render an answer in forms a grader must accept as equal (the self-consist
 
     >>> from trl_reasoning.grading.rerender import rerenderings
     >>> rerenderings(r"\frac{3}{4}")
-    ['3/4', '\\dfrac{3}{4}', '\\left(\\frac{3}{4}\\right)', '\\frac{ 3 }{ 4 }', 'x = \\frac{3}{4}', '$\\frac{3}{4}$']
+    ['3/4', '\\dfrac{3}{4}', '\\left(\\frac{3}{4}\\right)', '\\frac { 3 }  { 4 } ', 'x = \\frac{3}{4}', '$\\frac{3}{4}$']
 
 Each form is produced only when it keeps the meaning: a fraction becomes `a/b` only when both
 parts are single tokens; `\left( \right)` wraps a lone value or the outer brackets of a tuple or

@@ -19,8 +19,9 @@ hung sympy call never blocks the next one.
   A killed worker is replaced in a background thread (about a second: sympy's import).
 * A worker answers a "ready" message once its imports are done; start-up time is not counted
   against a job's time limit.
-* Each worker caps its own address space (`memory_mb`, default 4096 MiB above what it starts
-  with, Linux only), so a runaway computation fails with MemoryError instead of exhausting RAM.
+* With `memory_mb` set, each worker caps its own address space at that many MiB above what it
+  starts with (Linux only), so a runaway computation fails with MemoryError instead of exhausting
+  RAM. It is off by default; the time limit bounds most runaway work already.
 * Any number of threads may call `call` at once; each takes an idle worker or waits for one.
 * `call` raises `GradingTimeout` when the limit passes and `WorkerError` when the worker dies
   or the function raises; the grader turns both into verdicts.
@@ -43,7 +44,7 @@ from typing import Any, Callable
 __all__ = ["WorkerPool", "GradingTimeout", "WorkerError", "get_pool", "default_processes"]
 
 _START_TIMEOUT = 120.0
-_PRELOAD = ["trl_reasoning.grading.equivalence"]
+_PRELOAD = ["trl_reasoning.grading.equivalence", "latex2sympy2"]
 
 
 class GradingTimeout(Exception):

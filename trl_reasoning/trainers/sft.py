@@ -51,13 +51,26 @@ def sft_rows(rows: list[dict], section, completion_column: str) -> list[dict]:
         if completion_column not in row or row[completion_column] in (None, ""):
             raise DataError(f"row {i} of {section.train!r} has no {completion_column!r} (columns: {sorted(row)}); "
                             "sft and distill train on a worked solution: set trainer.completion_column")
-        problem = str(row[section.problem_column])
+        if section.problem_column not in row:
+            raise DataError(f"row {i} of {section.train!r} has no {section.problem_column!r} column "
+                            f"(columns: {sorted(row)}); set data.problem_column")
+        problem = _text(row[section.problem_column])
         prompt = render_prompt(problem, section.template, system_prompt=section.system_prompt,
-                               user_template=section.user_template)
-        target = str(row[completion_column])
+                               user_template=section.user_template, few_shot=getattr(section, "few_shot", None))
+        target = _text(row[completion_column])
         completion = target if isinstance(prompt, str) else [{"role": "assistant", "content": target}]
         out.append({"prompt": prompt, "completion": completion})
     return out
+
+
+def _text(value) -> str:
+    """A column's text: a string, a message (``{"content"|"value": ...}``), or a list of messages (the last one;
+    ShareGPT-style pairwise data such as the TrRa calibration set keeps ``conversations`` and ``chosen`` so)."""
+    if isinstance(value, list) and value:
+        value = value[-1]
+    if isinstance(value, dict):
+        value = value.get("content", value.get("value", ""))
+    return str(value)
 
 
 def load_sft_dataset(section, completion_column: str):

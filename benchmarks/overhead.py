@@ -1,0 +1,192 @@
+"""Overhead of ReasoningGRPOTrainer over plain trl.GRPOTrainer, measured in one run on the same config.
+
+    python benchmarks/overhead.py --steps 20 --repeats 3 --out benchmarks/results/overhead.json
+
+Three arms on the tiny test model, interleaved (A B C A B C ...) so drift on a shared machine hits all alike:
+  * trl: ``trl.GRPOTrainer``
+  * core: ``ReasoningGRPOTrainer`` with no plugin
+  * noop: ``ReasoningGRPOTrainer`` with a plugin that implements every run-time hook and changes nothing
+Each arm trains ``--steps`` steps from the same seed; the first step of each run is excluded (warm-up). The JSON
+holds per-step times, medians and the ratios core/trl and noop/trl (target: 1.03 or less).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from transformers import TrainerCallback
+
+from trl_reasoning import hookimpl
+
+
+class StepTimer(TrainerCallback):
+    def __init__(self):
+        self.times = []
+        self._start = None
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.times.append(time.perf_counter() - self._start)
+
+
+class NoOp:
+    """Implements every run-time hook and returns nothing that changes the run."""
+
+    @hookimpl
+    def modify_model(self, model):
+        return None
+
+    @hookimpl
+    def reward_funcs(self, recipe):
+        return None
+
+    @hookimpl
+    def trainer_ready(self, trainer):
+        return None
+
+    @hookimpl
+    def auxiliary_models(self, trainer):
+        return None
+
+    @hookimpl
+    def param_groups(self, trainer, model):
+        return None
+
+    @hookimpl
+    def train_sampler(self, trainer, dataset, default_sampler):
+        return None
+
+    @hookimpl
+    def schedule(self, trainer, step):
+        return None
+
+    @hookimpl
+    def candidate_rows(self, trainer, dataset, indices):
+        return None
+
+    @hookimpl
+    def select_prompts(self, trainer, rows, num_prompts):
+        return None
+
+    @hookimpl
+    def transform_prompt(self, trainer, row):
+        return None
+
+    @hookimpl
+    def shape_rewards(self, trainer, batch):
+        return None
+
+    @hookimpl
+    def on_rewards(self, trainer, batch):
+        return None
+
+    @hookimpl
+    def filter_groups(self, trainer, batch):
+        return None
+
+    @hookimpl
+    def advantages(self, trainer, batch, inputs, output):
+        return None
+
+    @hookimpl
+    def extra_batch_fields(self, trainer, batch, inputs, output):
+        return None
+
+    @hookimpl
+    def loss_terms(self, trainer, model, inputs, ctx):
+        return None
+
+    @hookimpl
+    def metrics(self, trainer, mode):
+        return None
+
+    @hookimpl
+    def plugin_state(self, trainer):
+        return None
+
+    @hookimpl
+    def load_plugin_state(self, trainer, state):
+        return None
+
+
+def varied_reward(prompts, completions, completion_ids, **kwargs):
+    return [float(sum(ids) % 5) for ids in completion_ids]
+
+
+def run_arm(arm: str, steps: int, model_dir: str, dataset, workdir: Path) -> list[float]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    from trl_reasoning.plugins import PluginManager
+    from trl_reasoning.trainers import ReasoningGRPOConfig, ReasoningGRPOTrainer
+
+    common = dict(output_dir=str(workdir / arm), max_steps=steps, num_generations=4, per_device_train_batch_size=8,
+                  max_completion_length=24, learning_rate=1e-4, logging_steps=1, report_to="none",
+                  save_strategy="no", use_cpu=True, seed=0, disable_tqdm=True)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    timer = StepTimer()
+    if arm == "trl":
+        trainer = GRPOTrainer(model=model, reward_funcs=[varied_reward], args=GRPOConfig(**common),
+                              train_dataset=dataset, processing_class=tokenizer, callbacks=[timer])
+    else:
+        pm = PluginManager(discover=False)
+        if arm == "noop":
+            pm.register_active("noop", NoOp())
+        trainer = ReasoningGRPOTrainer(model=model, reward_funcs=[varied_reward], args=ReasoningGRPOConfig(**common),
+                                       train_dataset=dataset, processing_class=tokenizer, callbacks=[timer],
+                                       plugin_manager=pm)
+    torch.manual_seed(0)
+    trainer.train()
+    return timer.times[1:]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", default="benchmarks/results/overhead.json")
+    parser.add_argument("--workdir", default="/tmp/trl-reasoning-overhead")
+    args = parser.parse_args()
+
+    import datasets
+
+    from trl_reasoning.data import arithmetic_rows, render_prompt
+    from trl_reasoning.testing import tiny_model_dir
+
+    torch.set_num_threads(2)
+    model_dir = tiny_model_dir()
+    rows = arithmetic_rows({"n_train": 256})["train"]
+    dataset = datasets.Dataset.from_list([{"prompt": render_prompt(r["problem"]), "answer": r["answer"],
+                                           "prompt_id": i} for i, r in enumerate(rows)])
+    workdir = Path(args.workdir)
+    arms = ["trl", "core", "noop"]
+    times = {arm: [] for arm in arms}
+    run_arm("trl", 3, model_dir, dataset, workdir)  # warm-up: first touches of memory, imports, caches
+    for _ in range(args.repeats):
+        for arm in arms:
+            times[arm] += run_arm(arm, args.steps, model_dir, dataset, workdir)
+    median = {arm: statistics.median(values) for arm, values in times.items()}
+    result = {
+        "benchmark": "overhead", "steps_per_run": args.steps, "repeats": args.repeats,
+        "config": "tiny Llama 2x64, 2 prompts x 4 completions x 24 tokens, CPU",
+        "median_step_s": median,
+        "ratio_core_over_trl": median["core"] / median["trl"],
+        "ratio_noop_plugin_over_trl": median["noop"] / median["trl"],
+        "target": 1.03,
+        "step_times_s": times,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k != "step_times_s"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""QuestA on the embedded default: train-time success with and without partial-solution hints, and held-out
+accuracy (never hinted) after each run.
+
+Runs ``recipes/questa/cpu.yaml`` twice with the same seed, data order and settings: once as written (hints, p = 0.5
+then 0.25) and once without the ``questa`` plugin (the baseline). Each arm is its own ``trl-reason run`` process.
+Per step it records the strict success rate (boxed and right: the ``correct`` flag), the lenient reward mean and the
+completion length; per arm the held-out accuracy on unhinted prompts (before training once, after each arm)::
+
+    python benchmarks/questa_hints.py                        # about 5-15 minutes per arm on 2 CPU cores
+    python benchmarks/questa_hints.py --steps 4 --eval-limit 16 --set model.name_or_path=/path/to/tiny   # smoke
+
+Writes ``benchmarks/results/questa_hints.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPE = ROOT / "recipes" / "questa" / "cpu.yaml"
+PER_STEP_KEYS = ("correct/rate", "reward", "rewards/boxed_integer/mean", "completions/mean_length",
+                 "schedule/hint_fraction", "questa/hinted_fraction", "questa/hint_chars_mean")
+
+
+def run_arm(name: str, hints: bool, args, output_root: Path, evaluate_before: bool) -> dict:
+    out = output_root / name
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    overrides = [f"trainer.max_steps={args.steps}", f"eval.limit={args.eval_limit}",
+                 f"eval.before={'true' if evaluate_before else 'false'}", "eval.after=true", f"seed={args.seed}"]
+    if not hints:
+        overrides.append("plugins={}")
+    overrides += args.set or []
+    command = [sys.executable, "-m", "trl_reasoning.cli", "run", str(args.recipe), "--output-dir", str(out)]
+    for item in overrides:
+        command += ["--set", item]
+    print(f"[{name}] {' '.join(command)}", flush=True)
+    started = time.time()
+    subprocess.run(command, check=True, cwd=ROOT)
+    wall = time.time() - started
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    steps = [{"step": r["step"], **{k: r.get(k) for k in PER_STEP_KEYS if k in r}} for r in rows
+             if "correct/rate" in r]
+    results = json.loads((out / "results.json").read_text())
+    rates = [s["correct/rate"] for s in steps]
+    rewards = [s["reward"] for s in steps if s.get("reward") is not None]
+    return {
+        "hints": hints, "wall_s": round(wall, 1), "steps": len(steps), "per_step": steps,
+        "train_correct_rate_mean": sum(rates) / len(rates) if rates else None,
+        "train_reward_mean": sum(rewards) / len(rewards) if rewards else None,
+        "heldout_before": results.get("before"), "heldout_after": results.get("after"),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("::")[0], formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--recipe", default=str(RECIPE))
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--eval-limit", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="extra recipe overrides (both arms)")
+    parser.add_argument("--output-root", default=str(ROOT / "runs" / "bench-questa-hints"))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "questa_hints.json"))
+    args = parser.parse_args()
+
+    root = Path(args.output_root)
+    baseline = run_arm("no_hints", False, args, root, evaluate_before=True)
+    hinted = run_arm("hints", True, args, root, evaluate_before=False)
+    hinted["heldout_before"] = baseline["heldout_before"]  # same model, same held-out rows: evaluated once
+    side_by_side = []
+    for a, b in zip(baseline["per_step"], hinted["per_step"]):
+        side_by_side.append({"step": a["step"], "correct_no_hints": a.get("correct/rate"),
+                             "correct_hints": b.get("correct/rate"), "reward_no_hints": a.get("reward"),
+                             "reward_hints": b.get("reward"), "hint_fraction": b.get("schedule/hint_fraction")})
+    report = {
+        "benchmark": "questa_hints", "recipe": os.path.relpath(args.recipe, ROOT), "steps": args.steps,
+        "seed": args.seed, "eval_limit": args.eval_limit, "overrides": args.set or [],
+        "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                    "cpus": os.cpu_count()},
+        "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "how": "two `trl-reason run` processes on the same recipe, seed and data order; `correct` = boxed and right "
+               "(strict), reward = boxed_integer with 0.5 for a right last number; held-out = greedy on unhinted "
+               "test prompts",
+        "arms": {"no_hints": baseline, "hints": hinted},
+        "side_by_side": side_by_side,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    print(json.dumps({k: report["arms"][k] | {"per_step": "..."} for k in report["arms"]}, indent=2))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
