@@ -1,6 +1,6 @@
 """Throughput of the transformers evaluation backend: completion tokens per second, batched vs one prompt at a time.
 
-    .venv/bin/python benchmarks/eval_throughput.py                        # tiny model, writes results/eval_throughput.json
+    .venv/bin/python benchmarks/eval_throughput.py       # tiny model; writes benchmarks/results/eval_throughput.json
     .venv/bin/python benchmarks/eval_throughput.py --model embedded:smollm2-135m --prompts 8 --max-new-tokens 64
 
 Prompts are the first GSM8K test problems in the qwen25-math-cot template. Greedy decoding with a fixed number of

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -98,6 +99,17 @@ def heldout_value_accuracy(recipe, trainer, count: int, n: int) -> dict:
             "by_operation": by_op}
 
 
+def _finite(value):
+    """NaN (a metric undefined on this data) becomes null, so the file is strict JSON."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def summary(records: list[dict]) -> dict:
     return {key: round(statistics.fmean(r[key] for r in records), 4)
             for key in ("effective_ratio", "mixed_group_share", "pass_rate")} | {"rounds": len(records)}
@@ -119,7 +131,7 @@ def main(argv=None) -> dict:
     heldout = heldout_value_accuracy(recipe, trainer, args.heldout, args.heldout_n)
     result = {
         "benchmark": "pcl_effective_ratio", "recipe": args.recipe, "model": args.model or recipe.model.name_or_path,
-        "steps": args.steps, "same_seed": recipe.seed,
+        "steps": args.steps, "same_seed": recipe.seed, "command": " ".join(sys.argv),
         "uniform": {**summary(uniform), "elapsed_s": round(uniform_s, 1), "per_step": uniform},
         "pcl": {**summary(pcl), "elapsed_s": round(pcl_s, 1), "per_step": pcl},
         "effective_ratio_pcl_minus_uniform": round(summary(pcl)["effective_ratio"]
@@ -127,7 +139,7 @@ def main(argv=None) -> dict:
         "value_model_heldout": heldout,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    Path(args.out).write_text(json.dumps(_finite(result), indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in result.items() if k not in ("uniform", "pcl")} |
                      {"uniform": summary(uniform), "pcl": summary(pcl)}, indent=2))
     return result

@@ -12,7 +12,7 @@ The paper reports PCL 12.1x faster on MATH (16.9x on DeepScaleR) at m = 512, n =
 (research/algorithms.md §6(d)); the ratio grows with n and the completion length, so a CPU run at small n and
 short completions is a different operating point, not a reproduction.
 
-    python benchmarks/pcl_selection.py                      # embedded SmolLM2-135M, m=8 k=4 n=8, 32 tokens
+    python benchmarks/pcl_selection.py                      # embedded SmolLM2-135M, m=4 k=4 n=8, 32 tokens
     python benchmarks/pcl_selection.py --model /tmp/tiny --m 4 --n 4 --out /tmp/sel.json
 """
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -30,7 +31,7 @@ import torch
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="embedded:smollm2-135m")
-    parser.add_argument("--m", type=int, default=8, help="prompts to select")
+    parser.add_argument("--m", type=int, default=4, help="prompts to select")
     parser.add_argument("--k", type=int, default=4, help="pool multiplier (pool = k*m)")
     parser.add_argument("--n", type=int, default=8, help="completions per candidate for the rollout baseline")
     parser.add_argument("--max-new-tokens", type=int, default=32)
@@ -96,7 +97,7 @@ def main(argv=None) -> dict:
 
     result = {
         "benchmark": "pcl_selection",
-        "model": args.model, "m": args.m, "k": args.k, "n": args.n, "pool": args.k * args.m,
+        "command": " ".join(sys.argv), "model": args.model, "m": args.m, "k": args.k, "n": args.n, "pool": args.k * args.m,
         "max_new_tokens": args.max_new_tokens, "tau": args.tau, "seed": args.seed,
         "rollout_baseline_s": round(baseline_s, 3),
         "pcl_predict_s": round(predict_s, 3), "pcl_fit_s": round(fit_s, 3), "pcl_total_s": round(pcl_s, 3),

@@ -112,7 +112,7 @@ def main(argv=None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="recipe override key=value")
     parser.add_argument("--output", default=str(ROOT / "benchmarks/results/ppo_vs_grpo.json"))
     parser.add_argument("--work-dir", default="/tmp/ppo_vs_grpo")
-    parser.add_argument("--order", default="grpo,ppo", help="which algorithm runs first (both share the process)")
+    parser.add_argument("--order", default="ppo,grpo", help="which algorithm runs first (both share the process)")
     args = parser.parse_args(argv)
 
     import torch
@@ -121,6 +121,9 @@ def main(argv=None) -> int:
     for algorithm in args.order.split(","):
         print(f"== {algorithm}: {args.steps} steps of {args.recipe}", file=sys.stderr)
         results[algorithm] = run(args.recipe, algorithm, args.steps, args.overrides, Path(args.work_dir))
+        partial = Path(args.output).with_suffix(".partial.json")  # survives if the second run is cut short
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps({"recipe": args.recipe, "overrides": args.overrides, "runs": results}, indent=2))
     ppo, grpo = results["ppo"], results["grpo"]
     report = {
         "benchmark": "ppo_vs_grpo",

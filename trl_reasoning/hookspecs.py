@@ -51,7 +51,10 @@ def register_trainers(register):
     Call ``register(name, trainer_class, config_class)``. ``trainer_class`` must subclass
     ``trl_reasoning.trainers.ReasoningGRPOTrainer`` (or be a TRL trainer adapted by the plugin);
     ``config_class`` is the TRL config dataclass whose fields ``trainer:`` keys are validated against.
-    Fires once at start-up. Built-in user: the core registers ``grpo``; the PPO and realignment plugins add theirs.
+    A trainer that is not GRPO-shaped (no reward functions) defines a classmethod
+    ``from_run(prepared, output_dir, callbacks)`` that loads its own model and data; ``trl_reasoning.run`` then
+    calls it instead of the GRPO constructor. Fires once at start-up. Built-in users: the core registers ``grpo``
+    and ``sft`` (``trl_reasoning.trainers.sft``, with ``from_run``); the PPO plugin adds ``ppo``, TrRa ``distill``.
     """
 
 
@@ -222,7 +225,9 @@ def on_rewards(trainer, batch):
 def filter_groups(trainer, batch):
     """Return a bool tensor ``(num_groups,)``: which groups keep their advantages (others are zeroed and
     counted), or ``None``. Results of several plugins are AND-ed. All ranks, from ``batch`` (identical data).
-    Built-in user: the core's ``group_filter`` band on the ``correct`` pass rate (dynamic sampling)."""
+    Built-in user: the core's ``group_filter`` band on the ``correct`` pass rate. With
+    ``trainer.group_filter_max_rounds > 0`` the core regenerates for replacement prompts while fewer groups pass than
+    the batch holds (dynamic sampling, ``trainers/refill.py``); this hook then runs once per round."""
 
 
 @hookspec(firstresult=True)

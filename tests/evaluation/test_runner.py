@@ -82,7 +82,12 @@ def test_results_json_records_versions_config_and_samples(backend, data_dir, tmp
     assert settings["template"] == "plain" and settings["model"] == "scripted-model"
     assert set(results["versions"]) >= {"torch", "transformers", "trl", "trl-reasoning", "python"}
     assert results["versions"]["transformers"]
-    assert len(results["problems"]["gsm8k"]) == 4 and results["problems"]["gsm8k"][1]["samples"][1]["correct"]
+    problems = results["problems"]["gsm8k"]
+    assert len(problems) == 4 and problems[1]["samples"][1]["correct"]
+    assert problems[0]["scores"] == {"pass@1": 0.5, "pass@2": 1.0, "maj@2": 1.0, "avg@2": 0.5}
+    assert "text" not in problems[0]["samples"][0]  # texts stay in samples.jsonl
+    first = json.loads((tmp_path / "samples.jsonl").read_text().splitlines()[0])
+    assert first["samples"][0]["text"] == "so \\boxed{18}" and first["prompt"] == first["problem"]
     assert bench["k_list"] == [1, 2]
 
 
@@ -153,3 +158,10 @@ def test_protocol_defaults_fill_what_is_not_given(backend, data_dir):
     assert (aime["settings"]["n"], aime["settings"]["temperature"], aime["k_list"]) == (8, 0.6, [1, 8])
     assert (math500["settings"]["n"], math500["settings"]["temperature"], math500["k_list"]) == (1, 0.0, [1])
     assert set(results["average"]) >= {"accuracy", "pass@1", "mean_response_tokens"}
+
+
+def test_greedy_with_several_samples_is_flagged(backend, data_dir, capsys):
+    results = run(backend, data_dir, temperature=0.0, progress=True)
+    assert "gsm8k: greedy decoding with n=2 gives 2 identical samples" in results["notes"][0]
+    assert "identical" in capsys.readouterr().err
+    assert run(backend, data_dir)["notes"] == []

@@ -3,6 +3,7 @@ KL logged, the probe active) that the report and push tests read."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # lifecycle_helpers, lifecycle_probe
 
-from lifecycle_helpers import lifecycle_recipe, probe_manager  # noqa: E402
+from lifecycle_helpers import probe_manager, resume_recipe  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -30,13 +31,24 @@ def probe_site(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory, tiny_model_path) -> Path:
-    """A finished 3-step run (checkpoint-3 saved) with KL (beta > 0) and the probe's metric logged; its output dir."""
+    """The output dir of a finished uninterrupted run of `resume_recipe` (4 steps, checkpoints 2 and 4, KL logged,
+    the probe active). The probe's records are in `<output_dir>/../probe-logs`. The resume test compares against
+    it; the report and push tests read it."""
     from trl_reasoning.recipe import recipe_from_dict
     from trl_reasoning.run import run_recipe
 
-    output = tmp_path_factory.mktemp("finished") / "run"
-    recipe = recipe_from_dict(lifecycle_recipe(tiny_model_path, output, max_steps=3, save_steps=3, beta=0.05,
-                                               max_completion_length=12))
+    root = tmp_path_factory.mktemp("finished")
+    output, logs = root / "run", root / "probe-logs"
+    logs.mkdir()
+    recipe = recipe_from_dict(resume_recipe(tiny_model_path, output))
     recipe.description = "lifecycle test run"
-    run_recipe(recipe, pm=probe_manager())
+    previous = os.environ.get("LIFECYCLE_PROBE_LOG_DIR")
+    os.environ["LIFECYCLE_PROBE_LOG_DIR"] = str(logs)
+    try:
+        run_recipe(recipe, pm=probe_manager())
+    finally:
+        if previous is None:
+            del os.environ["LIFECYCLE_PROBE_LOG_DIR"]
+        else:
+            os.environ["LIFECYCLE_PROBE_LOG_DIR"] = previous
     return output

@@ -7,7 +7,8 @@
   contents arrive base64-encoded in the commit)
 * ``POST /api/models/<repo>/commit/<revision>`` (NDJSON: a header, then ``file`` lines) -> ``{"commitUrl", "commitOid"}``
 
-Uploaded files are written under ``root/<namespace>/<name>/``; every request (method, path, headers) is recorded.
+Uploaded files are written under ``root/<namespace>/<name>/``; every request (method, path, headers with
+lowercase names) is recorded.
 Any other request gets a 404 and is recorded too, so a test sees an endpoint it does not serve.
 """
 
@@ -42,13 +43,13 @@ class FakeHub:
                 self.wfile.write(body)
 
             def do_GET(self):
-                hub.requests.append({"method": "GET", "path": self.path, "headers": dict(self.headers)})
+                hub.requests.append({"method": "GET", "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}})
                 self._reply(404, {"error": f"not served: GET {self.path}"})
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                hub.requests.append({"method": "POST", "path": self.path, "headers": dict(self.headers)})
+                hub.requests.append({"method": "POST", "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}})
                 path = self.path.split("?")[0]
                 base = f"http://{self.headers['Host']}"
                 if path == "/api/repos/create":

@@ -27,6 +27,12 @@ def lifecycle_recipe(model_path: str, output_dir: Path, max_steps: int, save_ste
             "output_dir": str(output_dir), "seed": 7}
 
 
+def resume_recipe(model_path: str, output_dir: Path) -> dict:
+    """The run the resume test kills and resumes, and that the shared `finished_run` fixture runs uninterrupted:
+    4 steps, checkpoints at 2 and 4, KL on (beta > 0, so the report has a KL curve)."""
+    return lifecycle_recipe(model_path, output_dir, max_steps=4, save_steps=2, beta=0.05)
+
+
 def write_recipe(data: dict, path: Path) -> Path:
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path

@@ -1,11 +1,14 @@
 """`trl-reason new-plugin` writes a package that installs with pip, passes its own generated tests (a hook test on
-a reward table and a 2-step recipe run), and is uninstalled again."""
+a reward table and a 2-step recipe run), and is uninstalled again (slow: pip and a pytest subprocess); the default
+run checks the generated package in this process."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
+import tomllib
 from importlib import metadata
 
 import pytest
@@ -13,6 +16,31 @@ import pytest
 from trl_reasoning.cli import main
 
 
+def test_generated_plugin_hook_test_passes_in_process(tmp_path, monkeypatch, make_rollout_batch, plugin_context):
+    name = "lc_generated"
+    assert main(["new-plugin", name, "--dir", str(tmp_path)]) == 0
+    root = tmp_path / name
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == [
+        "README.md", "pyproject.toml", "tests/test_plugin.py", f"trl_reason_{name}/__init__.py",
+        f"trl_reason_{name}/plugin.py"]
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text())
+    assert pyproject["project"]["name"] == "trl-reason-lc-generated"
+    assert pyproject["project"]["entry-points"]["trl_reasoning"] == {name: f"trl_reason_{name}.plugin"}
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.syspath_prepend(str(root / "tests"))
+    generated_tests = importlib.import_module("test_plugin")
+    try:
+        generated_tests.test_on_rewards_keeps_a_moving_average(make_rollout_batch, plugin_context)
+        plugin = importlib.import_module(f"trl_reason_{name}.plugin")
+        with plugin_context(name, plugin) as pm:
+            assert sorted(pm.describe()[-1]["hooks"]) == ["load_plugin_state", "metrics", "model_card_sections",
+                                                         "on_rewards", "plugin_state"]
+            assert pm.hook.model_card_sections(recipe=None, results=None)[0][0].startswith(f"## {name}")
+    finally:
+        sys.modules.pop("test_plugin", None)
+
+
+@pytest.mark.slow
 def test_generated_plugin_installs_and_passes_its_own_tests(tmp_path):
     name = f"lc_scaffold_{os.getpid()}"
     distribution = f"trl-reason-{name.replace('_', '-')}"
@@ -25,9 +53,6 @@ def test_generated_plugin_installs_and_passes_its_own_tests(tmp_path):
     try:
         env = {**os.environ, "TRL_REASONING_LOAD_PLUGINS": name}
         env.pop("TRL_REASONING_TEST_MODEL", None)
-        listing = subprocess.run([sys.executable, "-m", "trl_reasoning.cli", "plugins", "--json"], env=env,
-                                 capture_output=True, text=True, check=True)
-        assert f'"name": "{name}"' in listing.stdout and '"on_rewards"' in listing.stdout
         tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root)],
                                cwd=root, env=env, capture_output=True, text=True, timeout=600)
         assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-4000:]

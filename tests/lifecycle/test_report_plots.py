@@ -33,13 +33,13 @@ def test_report_writes_plots_and_a_summary(finished_run, capsys):
     rows = {line.split("|")[1].strip(): line for line in summary.splitlines() if line.startswith("| ")}
     for metric in ("reward", "correct/rate", "completions/mean_length", "entropy", "kl", "lifecycle_probe/rounds"):
         assert metric in rows
-    assert rows["lifecycle_probe/rounds"].split("|")[2:4] == [" 1 ", " 3 "]  # first, last
+    assert rows["lifecycle_probe/rounds"].split("|")[2:4] == [" 1 ", " 4 "]  # first, last
     assert "kl" in capsys.readouterr().err  # the table on the console
 
 
 def test_metrics_jsonl_always_written_and_report_to_passes_through(finished_run, make_recipe):
     lines = [json.loads(line) for line in (finished_run / "metrics.jsonl").read_text().splitlines()]
-    assert [row["step"] for row in lines if "reward" in row] == [1, 2, 3]
+    assert [row["step"] for row in lines if "reward" in row] == [1, 2, 3, 4]
     assert all("lifecycle_probe/rounds" in row for row in lines if "reward" in row)
 
     from trl_reasoning.run import build_config, prepare

@@ -13,10 +13,11 @@ import pytest
 import torch
 
 from trl_reasoning import checkpoints
+from trl_reasoning.cli import main
 from trl_reasoning.config_schema import ConfigError
 
-from lifecycle_helpers import (lifecycle_recipe, probe_env, probe_manager, run_cli, trl_reason, wait_for,  # noqa: E402
-                      write_recipe)
+from lifecycle_helpers import (lifecycle_recipe, probe_env, probe_manager, resume_recipe, trl_reason, wait_for,
+                               write_recipe)
 
 
 def _rounds(log_dir: Path, rank: int = 0) -> list[dict]:
@@ -34,12 +35,12 @@ def _run_in_process(recipe_dict: dict, log_dir: Path, monkeypatch, resume=None) 
 
 
 def test_killed_during_a_save_resumes_like_an_uninterrupted_run(tmp_path, probe_site, tiny_model_path,
-                                                                 monkeypatch):
+                                                                 finished_run, monkeypatch):
     killed_dir, logs = tmp_path / "killed", tmp_path / "killed-logs"
     logs.mkdir()
-    recipe = write_recipe(lifecycle_recipe(tiny_model_path, killed_dir, max_steps=4, save_steps=2),
-                          tmp_path / "recipe.yaml")
-    # 1. run until the save of step 4 is under way (model and optimizer written, plugin state not yet), then kill
+    recipe = write_recipe(resume_recipe(tiny_model_path, killed_dir), tmp_path / "recipe.yaml")
+    # 1. `trl-reason run` until the save of step 4 is under way (model and optimizer written, plugin state not yet),
+    #    then SIGKILL it
     log = tmp_path / "killed.log"
     with log.open("w") as out:
         process = subprocess.Popen(trl_reason("run", str(recipe)), cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
@@ -56,27 +57,29 @@ def test_killed_during_a_save_resumes_like_an_uninterrupted_run(tmp_path, probe_
     assert checkpoints.latest_checkpoint(killed_dir) == str(killed_dir / "checkpoint-2")
     assert checkpoints.incomplete_checkpoints(killed_dir) == [str(staged)]
 
-    # 2. `--resume` (latest) picks checkpoint-2, the last whole one, and finishes the run
-    run_cli(trl_reason("run", str(recipe), "--resume"), probe_env(probe_site, LIFECYCLE_PROBE_LOG_DIR=logs),
-            tmp_path)
+    # 2. `trl-reason run RECIPE --resume` (in this process, the probe found through its entry point) picks
+    #    checkpoint-2, the last whole one, and finishes the run
+    monkeypatch.syspath_prepend(str(probe_site))
+    monkeypatch.setenv("TRL_REASONING_LOAD_PLUGINS", "lifecycle_probe")
+    monkeypatch.setenv("LIFECYCLE_PROBE_LOG_DIR", str(logs))
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(recipe), "--resume"]) == 0
     provenance = json.loads((killed_dir / "provenance.json").read_text())
     assert provenance["resumed_from"] == str(killed_dir / "checkpoint-2")
     assert json.loads((killed_dir / "results.json").read_text())["train"]["global_step"] == 4
     assert checkpoints.is_complete(killed_dir / "checkpoint-4")
     assert not os.path.exists(checkpoints.staging_root(killed_dir))  # the next save cleared the leftovers
 
-    # 3. the same recipe, uninterrupted (in this process)
-    reference_dir, reference_logs = tmp_path / "reference", tmp_path / "reference-logs"
-    reference = _run_in_process(lifecycle_recipe(tiny_model_path, reference_dir, max_steps=4, save_steps=2),
-                                reference_logs, monkeypatch)
-    assert reference["train"]["global_step"] == 4
-
+    # 3. against the same recipe run uninterrupted (the `finished_run` fixture)
+    reference_logs = finished_run.parent / "probe-logs"
+    assert json.loads((finished_run / "results.json").read_text())["train"]["global_step"] == 4
     killed_rounds = _rounds(logs)
     first_pid = killed_rounds[0]["pid"]
     before_kill = [r for r in killed_rounds if r["pid"] == first_pid and r["step"] < 2]
     after_resume = [r for r in killed_rounds if r["pid"] != first_pid]
     interrupted = [(r["step"], r["prompt_ids"], r["completions"]) for r in before_kill + after_resume]
     uninterrupted = [(r["step"], r["prompt_ids"], r["completions"]) for r in _rounds(reference_logs)]
+    assert [r[0] for r in uninterrupted] == [0, 1, 2, 3]
     assert [r[:2] for r in interrupted] == [r[:2] for r in uninterrupted]  # data order: prompt ids per step
     assert interrupted == uninterrupted  # and the sampled completions (model, optimizer and RNG restored)
 
@@ -84,17 +87,16 @@ def test_killed_during_a_save_resumes_like_an_uninterrupted_run(tmp_path, probe_
     assert json.loads((logs / "state-rank0.json").read_text()) == \
         json.loads((reference_logs / "state-rank0.json").read_text())
     resumed_meta = checkpoints.read_meta(killed_dir / "checkpoint-4")
-    reference_meta = checkpoints.read_meta(reference_dir / "checkpoint-4")
+    reference_meta = checkpoints.read_meta(finished_run / "checkpoint-4")
     assert resumed_meta["plugin_state_sha256"] == reference_meta["plugin_state_sha256"]
     assert resumed_meta["data_fingerprint"] == reference_meta["data_fingerprint"]
     assert resumed_meta["generation_block_offset"] == 0
 
-    # 4. resuming with other data is refused (in-process: the check runs before the first step)
-    changed = lifecycle_recipe(tiny_model_path, reference_dir, max_steps=4, save_steps=2)
+    # 4. resuming with other data is refused before the first step
+    changed = resume_recipe(tiny_model_path, killed_dir)
     changed["data"]["options"]["n_train"] = 32
     with pytest.raises(checkpoints.ResumeMismatch, match="fingerprint"):
-        _run_in_process(changed, tmp_path / "mismatch-logs", monkeypatch,
-                        resume=str(reference_dir / "checkpoint-2"))
+        _run_in_process(changed, tmp_path / "mismatch-logs", monkeypatch, resume=str(killed_dir / "checkpoint-2"))
 
 
 def test_latest_checkpoint_takes_only_complete_ones(tmp_path):

@@ -15,7 +15,6 @@ the end. Running again into the same directory with the same settings scores onl
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -28,16 +27,16 @@ from typing import Any
 from .benchmarks import LoadedBenchmark, load_benchmark, resolve
 from .generation import Backend, Completion, SamplingSettings, TransformersBackend, VLLMBackend, render_prompts
 from .metrics import avg_at_n, check_k_list, maj_at_k, mean, pass_at_k
-
-SAMPLES_FILE = "samples.jsonl"
-CONFIG_FILE = "config.json"
-RESULTS_FILE = "results.json"
-RESULTS_SCHEMA = 1
-
-
-class ConfigMismatchError(ValueError):
-    """The output directory holds samples made with other settings; resuming would mix two evaluations."""
-
+from .store import (  # noqa: F401  (ConfigMismatchError is part of this module's API)
+    RESULTS_FILE,
+    RESULTS_SCHEMA,
+    SAMPLES_FILE,
+    ConfigMismatchError,
+    append_samples,
+    check_and_record_config,
+    read_samples,
+    write_json,
+)
 
 @dataclass(frozen=True)
 class BenchmarkRun:
@@ -65,6 +64,7 @@ def plan_runs(
 
     Raises ``BenchmarkError`` for an unknown name and ``ValueError`` for a k above n, before any model loads.
     """
+    benchmarks = list(dict.fromkeys(benchmarks))  # a name given twice is evaluated once
     if not benchmarks:
         raise ValueError("no benchmarks given")
     for name in benchmarks:  # fail on a misspelled name before loading any data
@@ -90,6 +90,14 @@ def plan_runs(
                 raise ValueError(f"{name}: {error}") from None
         runs.append(BenchmarkRun(loaded, sampling, tuple(ks), template or protocol.template, system_prompt))
     return runs
+
+
+def greedy_repeat_note(run: BenchmarkRun) -> str | None:
+    """A warning when greedy decoding meets n > 1: the n samples are copies, so pass@k equals pass@1."""
+    if run.sampling.greedy and run.sampling.n > 1:
+        return (f"{run.benchmark.name}: greedy decoding with n={run.sampling.n} gives {run.sampling.n} identical "
+                f"samples (pass@k = pass@1); give --temperature (e.g. 0.6) to sample")
+    return None
 
 
 def evaluate(
@@ -127,6 +135,12 @@ def evaluate(
         benchmarks, n=n, k_list=k_list, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
         seed=seed, limit=limit, template=template, system_prompt=system_prompt, data_dir=data_dir,
     )
+    notes = [note for note in map(greedy_repeat_note, runs) if note]
+    if notes and progress:
+        from rich.console import Console
+
+        for note in notes:
+            (console or Console(stderr=True)).print(f"[yellow]note:[/] {note}", highlight=False)
     if isinstance(model, tuple):
         model, tokenizer = model
     if model_name is None:
@@ -139,8 +153,8 @@ def evaluate(
     done: dict[tuple[str, str], dict] = {}
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        _check_and_record_config(out, identities)
-        done = _read_samples(out / SAMPLES_FILE)
+        check_and_record_config(out, identities)
+        done = read_samples(out / SAMPLES_FILE)
 
     state = {"backend": None if isinstance(backend, str) else backend, "tokenizer": tokenizer, "model": model}
 
@@ -169,9 +183,10 @@ def evaluate(
                                          run.system_prompt)
                 completions = gen.generate(prompts, run.sampling)
                 records = _score(run, rows, prompts, completions, grading_processes)
-                new_tokens += sum(s["num_tokens"] for record in records for s in record["samples"])
+                generated = [r["samples"][:1] if run.sampling.greedy else r["samples"] for r in records]
+                new_tokens += sum(s["num_tokens"] for samples in generated for s in samples)  # copies not counted
                 if out is not None:
-                    _append_samples(out / SAMPLES_FILE, records)
+                    append_samples(out / SAMPLES_FILE, records)
                 for record in records:
                     done[(name, record["id"])] = record
                 bar.advance(task, len(rows))
@@ -181,8 +196,9 @@ def evaluate(
             per_benchmark[name] = [done[(name, row["id"])] for row in run.benchmark.rows]
 
     results = _results(runs, per_benchmark, identities, timing, str(model_name), backend_name, batch_size)
+    results["notes"] = notes
     if out is not None:
-        _write_json(out / RESULTS_FILE, results)
+        write_json(out / RESULTS_FILE, results)
     if progress:
         from .table import print_results
 
@@ -249,7 +265,7 @@ def _score(run: BenchmarkRun, rows, prompts, completions: list[list[Completion]]
 
 
 def _answer_key(answer: str) -> str:
-    """maj@k's equivalence classes: answers with the same canonical string (the grader's ``normalize``) vote together."""
+    """maj@k's classes: answers with the same canonical string (the grader's ``normalize``) vote together."""
     _, _, normalize = _grading()
     try:
         return normalize(answer)
@@ -313,8 +329,20 @@ def _results(runs, per_benchmark, identities, timing, model_name, backend_name, 
         "versions": library_versions(),
         "benchmarks": benchmarks,
         "average": average,
-        "problems": {name: records for name, records in per_benchmark.items()},
+        # Per problem: the verdicts and scores; the response texts stay in samples.jsonl (n=1024 would be gigabytes).
+        "problems": {
+            run.benchmark.name: [_problem_summary(record, run.k_list) for record in per_benchmark[run.benchmark.name]]
+            for run in runs
+        },
     }
+
+
+def _problem_summary(record: dict, k_list: Sequence[int]) -> dict[str, Any]:
+    summary = {key: value for key, value in record.items() if key not in ("samples", "prompt", "problem")}
+    summary["samples"] = [{key: value for key, value in sample.items() if key != "text"}
+                          for sample in record["samples"]]
+    summary["scores"] = problem_scores(record, k_list) if record["reference_ok"] else None
+    return summary
 
 
 def library_versions() -> dict[str, str | None]:
@@ -325,58 +353,6 @@ def library_versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             versions[dist] = None
     return versions
-
-
-# --- files ------------------------------------------------------------------------------------------------------
-
-
-def _check_and_record_config(out: Path, identities: dict[str, dict]) -> None:
-    path = out / CONFIG_FILE
-    recorded = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    previous = recorded.get("benchmarks", {})
-    for name, identity in identities.items():
-        if name not in previous or previous[name] == identity:
-            continue
-        old = previous[name]
-        changes = [f"{key}: {old.get(key)!r} -> {identity.get(key)!r}"
-                   for key in sorted(set(old) | set(identity)) if old.get(key) != identity.get(key)]
-        raise ConfigMismatchError(
-            f"{out} already holds {name} samples made with other settings ({'; '.join(changes)}). "
-            f"Resuming would mix two evaluations: use another --output-dir, or delete {out / SAMPLES_FILE} and "
-            f"{path} to start over."
-        )
-    _write_json(path, {"schema": RESULTS_SCHEMA, "benchmarks": {**previous, **identities}})
-
-
-def _read_samples(path: Path) -> dict[tuple[str, str], dict]:
-    """Scored problems already in ``samples.jsonl``; a torn last line (killed mid-write) is cut off."""
-    if not path.exists():
-        return {}
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        data = data[: data.rfind(b"\n") + 1]
-        with path.open("r+b") as f:
-            f.truncate(len(data))
-    done = {}
-    for line in data.decode("utf-8").splitlines():
-        if line.strip():
-            record = json.loads(line)
-            done[(record["benchmark"], record["id"])] = record
-    return done
-
-
-def _append_samples(path: Path, records: list[dict]) -> None:
-    with path.open("a", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 class _NoProgress:

@@ -69,7 +69,9 @@ class HeldOutEvaluator:
             raise ValueError("HeldOutEvaluator needs at least one held-out row")
         missing = [i for i, row in enumerate(rows) if "problem" not in row or "answer" not in row]
         if missing:
-            raise ValueError(f"held-out rows need 'problem' and 'answer'; row {missing[0]} has {sorted(rows[missing[0]])}")
+            raise ValueError(
+                f"held-out rows need 'problem' and 'answer'; row {missing[0]} has {sorted(rows[missing[0]])}"
+            )
         self.rows = list(rows)
         self.template = template
         self.system_prompt = system_prompt

@@ -450,7 +450,8 @@ class ReasoningGRPOTrainer(GRPOTrainer):
         states = checkpoints.read_plugin_state(checkpoint)
         if states is not None:
             self.load_plugin_states(states)
-        self._step = self.state.global_step * self.args.gradient_accumulation_steps
+        if not self.args.ignore_data_skip:  # with ignore_data_skip the sampler restarts, and so does the phase
+            self._step = self.state.global_step * self.args.gradient_accumulation_steps
 
     def create_model_card(self, model_name=None, dataset_name=None, tags=None):
         """trl-reasoning's model card (``hub.py``) in place of TRL's, which TRL writes to the output dir at every

@@ -80,6 +80,12 @@ class Plugin:
             raise ValueError("split: quantile needs `quantiles`, e.g. [0.5]")
         if config.split == "thresholds" and not config.thresholds:
             raise ValueError("split: thresholds needs `thresholds`, e.g. [317.24]")
+        buckets = {"mean": 2, "quantile": len(config.quantiles) + 1, "thresholds": len(config.thresholds) + 1}
+        for index, stage in enumerate(config.stages):
+            try:
+                level_number(stage.level, buckets[config.split])
+            except ValueError as exc:
+                raise ValueError(f"stages[{index}].level: {exc}") from None
         self.table: list[Stage] = list(config.stages)  # resolved and fitted to max_steps once the trainer is known
         self.base: tuple | None = None
         self.lengths: list[int] = []

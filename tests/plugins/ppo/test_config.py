@@ -53,3 +53,16 @@ def test_critic_source_order(tmp_path):
     recipe.test_model = str(tmp_path)
     args.critic_model_name_or_path = "some/hub-critic"
     assert critic_source(args, recipe, policy) == str(tmp_path)
+
+
+def test_overridden_transformers_methods_keep_their_contract():
+    """ReasoningPPOTrainer overrides these Trainer methods; a transformers upgrade that changes them fails here."""
+    import inspect
+
+    from transformers import Trainer
+
+    assert list(inspect.signature(Trainer.create_scheduler).parameters) == ["self", "num_training_steps", "optimizer"]
+    assert list(inspect.signature(Trainer.save_model).parameters) == ["self", "output_dir", "_internal_call"]
+    assert list(inspect.signature(Trainer._load_optimizer_and_scheduler).parameters) == ["self", "checkpoint"]
+    # checkpoints are written through save_model(..., _internal_call=True): the critic is saved there
+    assert "save_model(output_dir, _internal_call=True)" in inspect.getsource(Trainer._save_checkpoint)

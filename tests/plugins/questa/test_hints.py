@@ -97,3 +97,54 @@ def test_pool_rule_band_and_histogram():
     assert correct_histogram([0, 0, 3, 8, 4], 8) == [2, 0, 0, 1, 1, 0, 0, 0, 1]
     with pytest.raises(ValueError):
         correct_histogram([9], 8)
+
+
+# -- the plugin's hook methods without a trainer ------------------------------------------------------------------
+
+from types import SimpleNamespace  # noqa: E402
+
+from trl_reason_questa.plugin import HintPhase, Plugin  # noqa: E402
+
+ROW = {"problem": "What is 12 + 34 - 5?", "answer": "41", "solution": SOLUTION, "prompt_id": 7,
+       "prompt": [{"role": "system", "content": "S"}, {"role": "user", "content": "Q: What is 12 + 34 - 5?"}]}
+
+
+def test_transform_prompt_rebuilds_the_prompt_with_the_recipe_template():
+    plugin = Plugin(Plugin.Config())
+    plugin.data = SimpleNamespace(template="chat", system_prompt="S", user_template="Q: {problem}", few_shot=[])
+    plugin.schedule(trainer=None, step=0)
+    row = plugin.transform_prompt(trainer=None, row=dict(ROW))
+    assert row["prompt"] == [{"role": "system", "content": "S"},
+                             {"role": "user", "content": "Q: What is 12 + 34 - 5?\n\n## Hint.12 + 34 = 46. 46 - 5 = 41."}]
+    assert row["prompt_id"] == 7 and row["problem"] == ROW["problem"]
+    assert plugin.schedule(trainer=None, step=100) == {"hint_fraction": 0.25}
+    plugin.data = None  # a trainer built without a recipe: the hint replaces the problem inside the prompt
+    row = plugin.transform_prompt(trainer=None, row=dict(ROW))
+    assert row["prompt"][-1]["content"] == "Q: What is 12 + 34 - 5?\n\n## Hint.12 + 34 = 46."
+    assert plugin.metrics(trainer=None, mode="train") == {"questa/hinted_fraction": 1.0,
+                                                          "questa/hint_chars_mean": (26 + 13) / 2}
+
+
+def test_no_hint_when_the_answer_is_not_in_the_solution():
+    plugin = Plugin(Plugin.Config())
+    assert plugin.transform_prompt(trainer=None, row={**ROW, "answer": "42"}) is None
+    plugin = Plugin(Plugin.Config(require_answer_in_solution=False))
+    assert plugin.hint_for({**ROW, "answer": "42"}).endswith("## Hint.12 + 34 = 46. 46 - 5 = 41.")
+
+
+def test_token_unit_with_a_real_tokenizer(tiny_model_path):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
+    plugin = Plugin(Plugin.Config(unit="tokens"))
+    plugin.tokenizer = tokenizer
+    ids = tokenizer(SOLUTION, add_special_tokens=False)["input_ids"]
+    expected = tokenizer.decode(ids[: len(ids) // 2], skip_special_tokens=True)
+    assert plugin.hint_for(ROW) == "What is 12 + 34 - 5?\n\n## Hint." + expected
+
+
+def test_schedule_must_start_at_step_zero():
+    with pytest.raises(ValueError, match="start at step 0"):
+        Plugin(Plugin.Config(schedule=[HintPhase(start_step=3, fraction=0.5)]))
+    with pytest.raises(ValueError, match="fraction"):
+        HintPhase(start_step=0, fraction=1.5)
