@@ -2,7 +2,7 @@
 
 ::
 
-    python benchmarks/hapo_vs_baseline.py                     # recipes/hapo/cpu.yaml, 20 steps per arm
+    python benchmarks/hapo_vs_baseline.py                     # recipes/hapo/cpu.yaml, its max_steps per arm
     python benchmarks/hapo_vs_baseline.py --steps 2 --set test_model=/path/to/tiny   # a quick check
 
 Arm ``baseline`` is the recipe without ``plugins.hapo`` (reward: correctness only); arm ``hapo`` is the recipe as it
@@ -19,6 +19,7 @@ import argparse
 import gc
 import json
 import platform
+import shutil
 import time
 from pathlib import Path
 
@@ -62,13 +63,14 @@ def run_arm(recipe_path: str, arm: str, steps: int, overrides: list[str], output
     from trl_reasoning.recipe import load_recipe
     from trl_reasoning.run import build_trainer, prepare
 
-    recipe = load_recipe(recipe_path, [*overrides, f"trainer.max_steps={steps}"])
+    recipe = load_recipe(recipe_path, [*overrides, *([f"trainer.max_steps={steps}"] if steps else [])])
     if arm == "baseline":
         recipe.plugins = {k: v for k, v in recipe.plugins.items() if k != "hapo"}
     prepared = prepare(recipe, PluginManager(extra_modules=[("hapo", hapo_plugin)], discover=False))
     recorder = LogRecorder()
+    shutil.rmtree(output_dir / arm, ignore_errors=True)  # metrics.jsonl appends: start clean
     trainer = build_trainer(prepared, str(output_dir / arm), [recorder])
-    result: dict = {"arm": arm, "plugins": sorted(recipe.plugins)}
+    result: dict = {"steps": recipe.trainer.get("max_steps"), "arm": arm, "plugins": sorted(recipe.plugins)}
     if before:
         trainer.model.eval()
         result["heldout_before"] = heldout(recipe, trainer.model, trainer.processing_class)
@@ -84,8 +86,8 @@ def run_arm(recipe_path: str, arm: str, steps: int, overrides: list[str], output
                                                      "rewards/boxed_integer/mean", "hapo/mean_correct_length",
                                                      "hapo/share_with_history")}
     lengths = [x for x in result["curves"]["completions/mean_length"] if x is not None]
-    result["train_mean_length_first3_last3"] = ([sum(lengths[:3]) / len(lengths[:3]), sum(lengths[-3:]) / len(lengths[-3:])]
-                                              if lengths else None)
+    head, tail = lengths[:3], lengths[-3:]
+    result["train_mean_length_first3_last3"] = [sum(head) / len(head), sum(tail) / len(tail)] if lengths else None
     del trainer
     gc.collect()
     return result
@@ -94,7 +96,7 @@ def run_arm(recipe_path: str, arm: str, steps: int, overrides: list[str], output
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default=str(ROOT / "recipes/hapo/cpu.yaml"))
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=None, help="optimizer steps per arm (default: the recipe's)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--output", default=str(ROOT / "benchmarks/results/hapo_vs_baseline.json"))
     parser.add_argument("--workdir", default="/tmp/hapo_vs_baseline")

@@ -3,7 +3,7 @@ to the entropy-only variant with the same seed and steps.
 
 ::
 
-    python benchmarks/one_shot_cpu.py                       # recipes/one-shot-rlvr/cpu.yaml, 16 steps per arm
+    python benchmarks/one_shot_cpu.py                       # recipes/one-shot-rlvr/cpu.yaml, its max_steps per arm
     python benchmarks/one_shot_cpu.py --steps 2 --set test_model=/path/to/tiny     # a quick check
 
 Arm ``one_shot`` runs the recipe as it is (policy gradient + entropy bonus 0.001); arm ``entropy_only`` adds
@@ -19,6 +19,7 @@ import argparse
 import gc
 import json
 import platform
+import shutil
 import time
 from pathlib import Path
 
@@ -58,14 +59,15 @@ def run_arm(recipe_path: str, arm: str, steps: int, overrides: list[str], output
     from trl_reasoning.recipe import load_recipe
     from trl_reasoning.run import build_trainer, prepare
 
-    recipe = load_recipe(recipe_path, [*overrides, *ARMS[arm], f"trainer.max_steps={steps}"])
+    recipe = load_recipe(recipe_path, [*overrides, *ARMS[arm], *([f"trainer.max_steps={steps}"] if steps else [])])
     prepared = prepare(recipe, PluginManager(extra_modules=[("one_shot", one_shot_plugin)], discover=False))
     recorder = LogRecorder()
+    shutil.rmtree(output_dir / arm, ignore_errors=True)  # metrics.jsonl appends: start clean
     trainer = build_trainer(prepared, str(output_dir / arm), [recorder])
     plugin = trainer.pm.active["one_shot"]
     example = trainer.train_dataset[plugin._choose_rows(trainer.train_dataset)[0][0]]
-    result: dict = {"arm": arm, "overrides": ARMS[arm], "example": {"problem": example["problem"],
-                                                                    "answer": example["answer"]}}
+    result: dict = {"steps": recipe.trainer.get("max_steps"), "arm": arm, "overrides": ARMS[arm],
+                    "example": {"problem": example["problem"], "answer": example["answer"]}}
     if before:
         trainer.model.eval()
         with torch.no_grad():
@@ -89,7 +91,7 @@ def run_arm(recipe_path: str, arm: str, steps: int, overrides: list[str], output
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default=str(ROOT / "recipes/one-shot-rlvr/cpu.yaml"))
-    parser.add_argument("--steps", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=None, help="optimizer steps per arm (default: the recipe's)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--output", default=str(ROOT / "benchmarks/results/one_shot_cpu.json"))
     parser.add_argument("--workdir", default="/tmp/one_shot_cpu")

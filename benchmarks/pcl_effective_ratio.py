@@ -43,13 +43,14 @@ class Observer:
                              "pass_rate": float(rates.mean())})
 
 
-def run(recipe_path: str, steps: int, with_pcl: bool, model: str | None, out_dir: str):
+def run(recipe_path: str, steps: int, with_pcl: bool, model: str | None, out_dir: str, extra=()):
     from trl_reasoning.plugins import PluginManager
     from trl_reasoning.recipe import load_recipe
     from trl_reasoning.run import run_recipe
     from trl_reasoning.testing import registered_plugin
 
-    overrides = [f"trainer.max_steps={steps}", f"output_dir={out_dir}"] + ([f"test_model={model}"] if model else [])
+    overrides = [f"trainer.max_steps={steps}", f"output_dir={out_dir}", *extra] + (
+        [f"test_model={model}"] if model else [])
     recipe = load_recipe(recipe_path, overrides)
     if not with_pcl:
         recipe.plugins = {}
@@ -122,16 +123,18 @@ def main(argv=None) -> dict:
     parser.add_argument("--model", default=None, help="replace the recipe's model (e.g. the tiny test model)")
     parser.add_argument("--heldout", type=int, default=24, help="held-out prompts for the value model's accuracy")
     parser.add_argument("--heldout-n", type=int, default=8, help="completions per held-out prompt")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra recipe overrides for both runs, e.g. trainer.per_device_train_batch_size=16")
     parser.add_argument("--out", default="benchmarks/results/pcl_effective_ratio.json")
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="pcl-bench-"))
-    _, _, uniform, uniform_s = run(args.recipe, args.steps, False, args.model, str(work / "uniform"))
-    recipe, trainer, pcl, pcl_s = run(args.recipe, args.steps, True, args.model, str(work / "pcl"))
+    _, _, uniform, uniform_s = run(args.recipe, args.steps, False, args.model, str(work / "uniform"), args.set)
+    recipe, trainer, pcl, pcl_s = run(args.recipe, args.steps, True, args.model, str(work / "pcl"), args.set)
     heldout = heldout_value_accuracy(recipe, trainer, args.heldout, args.heldout_n)
     result = {
         "benchmark": "pcl_effective_ratio", "recipe": args.recipe, "model": args.model or recipe.model.name_or_path,
-        "steps": args.steps, "same_seed": recipe.seed, "command": " ".join(sys.argv),
+        "steps": args.steps, "same_seed": recipe.seed, "command": " ".join(sys.argv), "overrides": args.set,
         "uniform": {**summary(uniform), "elapsed_s": round(uniform_s, 1), "per_step": uniform},
         "pcl": {**summary(pcl), "elapsed_s": round(pcl_s, 1), "per_step": pcl},
         "effective_ratio_pcl_minus_uniform": round(summary(pcl)["effective_ratio"]

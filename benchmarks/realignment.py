@@ -1,7 +1,8 @@
 """Realignment on CPU: TrRa (lambda = 2) and InRa (a sweep of c) against the reference, side by side.
 
-    .venv/bin/python benchmarks/realignment.py                 # SmolLM2-135M, ~15-25 min on 2 cores
+    .venv/bin/python benchmarks/realignment.py                 # SmolLM2-135M: 3 x 10 steps + 7 evaluations
     .venv/bin/python benchmarks/realignment.py --quick         # tiny random model, a smoke run (~1 min)
+    .venv/bin/python benchmarks/realignment.py --reuse --workdir DIR   # re-evaluate models trained in DIR
 
 Setting (the paper's shape at toy scale):
 

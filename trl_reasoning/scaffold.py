@@ -176,9 +176,10 @@ class ScaffoldError(Exception):
 def write_plugin(name: str, directory: str | Path = ".", force: bool = False) -> Path:
     """Write the plugin package ``directory/name`` and return its path."""
     if not NAME_RE.match(name):
+        suggestion = re.sub(r"[^a-z0-9_]", "_", name.lower()).lstrip("_0123456789") or "my_plugin"
         raise ScaffoldError(f"plugin name {name!r}: use lowercase letters, digits and underscores, starting with a "
                             "letter (it becomes the entry point, the recipe key and part of the package name "
-                            f"trl_reason_<name>), e.g. {re.sub(r'[^a-z0-9_]', '_', name.lower()).lstrip('_0123456789') or 'my_plugin'!r}")
+                            f"trl_reason_<name>), e.g. {suggestion!r}")
     root = Path(directory) / name
     if root.exists() and any(root.iterdir()) and not force:
         raise ScaffoldError(f"{root} exists and is not empty (pass --force to overwrite its files)")
@@ -186,7 +187,7 @@ def write_plugin(name: str, directory: str | Path = ".", force: bool = False) ->
     files = {
         "pyproject.toml": PYPROJECT,
         "README.md": README,
-        f"trl_reason_{name}/__init__.py": '"""trl-reasoning plugin {name} (entry point: trl_reason_{name}.plugin)."""\n',
+        f"trl_reason_{name}/__init__.py": '"""trl-reasoning plugin {name} (entry point trl_reason_{name}.plugin)."""\n',
         f"trl_reason_{name}/plugin.py": PLUGIN,
         "tests/test_plugin.py": TEST,
     }

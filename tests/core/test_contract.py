@@ -27,6 +27,8 @@ PINNED = {
     "_load_optimizer_and_scheduler": ["self", "checkpoint"],
     "_get_train_sampler": ["self", "dataset"],
     "create_optimizer": ["self", "model"],
+    "_get_output_dir": ["self", "trial"],  # checkpoints are staged, then renamed (trl_reasoning/checkpoints.py)
+    "create_model_card": ["self", "model_name", "dataset_name", "tags"],  # ours replaces TRL's (hub.py)
 }
 
 LOGPS_PARAMS = ["self", "model", "input_ids", "attention_mask", "logits_to_keep", "batch_size", "compute_entropy"]

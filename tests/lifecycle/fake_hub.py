@@ -5,7 +5,8 @@
 * ``POST /api/validate-yaml`` (README.md metadata check) -> ``{"errors": [], "warnings": []}``
 * ``POST /api/models/<repo>/preupload/<revision>`` -> every file ``uploadMode: regular`` (so no LFS/Xet transfer:
   contents arrive base64-encoded in the commit)
-* ``POST /api/models/<repo>/commit/<revision>`` (NDJSON: a header, then ``file`` lines) -> ``{"commitUrl", "commitOid"}``
+* ``POST /api/models/<repo>/commit/<revision>`` (NDJSON: a header, then ``file`` lines)
+  -> ``{"commitUrl", "commitOid"}``
 
 Uploaded files are written under ``root/<namespace>/<name>/``; every request (method, path, headers with
 lowercase names) is recorded.
@@ -28,11 +29,16 @@ class FakeHub:
         self.requests: list[dict] = []
         self.repos: dict[str, dict] = {}
         self.commits: list[dict] = []
+        self.unserved: list[str] = []  # requests for endpoints this fake does not implement
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):  # quiet
                 pass
+
+            def _record(self, method: str) -> None:
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                hub.requests.append({"method": method, "path": self.path, "headers": headers})
 
             def _reply(self, status: int, payload: dict) -> None:
                 body = json.dumps(payload).encode()
@@ -43,13 +49,14 @@ class FakeHub:
                 self.wfile.write(body)
 
             def do_GET(self):
-                hub.requests.append({"method": "GET", "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}})
+                self._record("GET")
+                hub.unserved.append(f"GET {self.path}")
                 self._reply(404, {"error": f"not served: GET {self.path}"})
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                hub.requests.append({"method": "POST", "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}})
+                self._record("POST")
                 path = self.path.split("?")[0]
                 base = f"http://{self.headers['Host']}"
                 if path == "/api/repos/create":
@@ -82,6 +89,7 @@ class FakeHub:
                     oid = hashlib.sha1(body).hexdigest()
                     hub.commits.append({"repo_id": repo_id, "header": header, "files": written})
                     return self._reply(200, {"commitUrl": f"{base}/{repo_id}/commit/{oid}", "commitOid": oid})
+                hub.unserved.append(f"POST {path}")
                 return self._reply(404, {"error": f"not served: POST {path}"})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

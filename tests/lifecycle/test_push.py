@@ -25,7 +25,7 @@ def test_push_uploads_a_complete_loadable_repo_without_leaking_the_token(tmp_pat
                         HF_HOME=tmp_path / "hf-home", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
         result = run_cli(trl_reason("push", str(finished_run), "--repo-id", "tester/lifecycle-run"), env, tmp_path)
     repo = tmp_path / "hub" / "tester" / "lifecycle-run"
-    assert [r for r in hub.requests if r["path"].startswith("/api/") is False] == []
+    assert hub.unserved == []
     assert hub.repos["tester/lifecycle-run"]["visibility"] == "private"  # hub.private defaults to true
     assert len(hub.commits) == 1
 

@@ -16,7 +16,8 @@ def test_report_writes_plots_and_a_summary(finished_run, capsys):
         old.unlink()
     assert main(["report", str(finished_run)]) == 0
     plots = finished_run / "plots"
-    wanted = {"reward": "reward.png", "accuracy": "correct_rate.png", "completion length": "completions_mean_length.png",
+    wanted = {"reward": "reward.png", "accuracy": "correct_rate.png",
+              "completion length": "completions_mean_length.png",
               "entropy": "entropy.png", "KL": "kl.png", "plugin metric": "lifecycle_probe_rounds.png",
               "overview": "overview.png"}
     for what, name in wanted.items():

@@ -77,6 +77,10 @@ class ReasoningGRPOTrainer(GRPOTrainer):
         if model is not None and not isinstance(model, str):
             self.pm.hook.modify_model(model=model, processing_class=kwargs.get("processing_class"), recipe=recipe)
         super().__init__(*args, **kwargs)
+        if self.args.group_filter is not None and "group_filter" not in self.pm.active:
+            from ..group_filter import PassRateBand
+
+            self.pm.register_active("group_filter", PassRateBand(*self.args.group_filter))
         self._has = {name: bool(getattr(self.pm.hook, name).get_hookimpls()) for name in (
             "select_prompts", "transform_prompt", "shape_rewards", "on_rewards", "filter_groups", "advantages",
             "extra_batch_fields", "loss_terms", "schedule", "metrics")}
@@ -214,10 +218,6 @@ class ReasoningGRPOTrainer(GRPOTrainer):
 
     def _kept_groups(self, batch: RolloutBatch):
         keep = None
-        if self.args.group_filter is not None:
-            lo, hi = self.args.group_filter
-            rate = batch.group_pass_rate()  # (num_groups,)
-            keep = (rate >= lo) & (rate <= hi)
         if self._has["filter_groups"]:
             for result in self.pm.hook.filter_groups(trainer=self, batch=batch):
                 if result is not None:

@@ -34,7 +34,8 @@ class ShortestCorrectHistory:
     def size(self) -> int:
         return self.shortest.numel()
 
-    def _grow(self, size: int) -> None:
+    def grow(self, size: int) -> None:
+        """Make room for problems 0 .. size-1 (new ones start empty)."""
         extra = size - self.size
         if extra <= 0:
             return
@@ -57,7 +58,7 @@ class ShortestCorrectHistory:
         ids = torch.as_tensor(list(prompt_ids), dtype=torch.long)  # (B,)
         if (ids < 0).any():
             raise ValueError("HAPO needs the dataset's `prompt_id` column on every row (got a negative id)")
-        self._grow(int(ids.max().item()) + 1 if ids.numel() else 0)
+        self.grow(int(ids.max().item()) + 1 if ids.numel() else 0)
         return self.values[ids]  # (B,)
 
     def update(self, prompt_ids, lengths: torch.Tensor, correct: torch.Tensor) -> None:
@@ -65,7 +66,7 @@ class ShortestCorrectHistory:
         ids = torch.as_tensor(list(prompt_ids), dtype=torch.long)  # (B,)
         if ids.numel() == 0:
             return
-        self._grow(int(ids.max().item()) + 1)
+        self.grow(int(ids.max().item()) + 1)
         keep = correct.bool()  # (B,)
         ids, lengths = ids[keep], lengths[keep].double()  # (K,), (K,)
         if ids.numel() == 0:
@@ -87,7 +88,7 @@ class ShortestCorrectHistory:
         device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
         size = torch.tensor([self.size], dtype=torch.int64, device=device)  # (1,)
         dist.all_reduce(size, op=dist.ReduceOp.MAX)
-        self._grow(int(size.item()))
+        self.grow(int(size.item()))
         for name in ("shortest", "total", "count"):
             tensor = getattr(self, name).to(device)  # (N,)
             dist.all_reduce(tensor, op=dist.ReduceOp.MIN)

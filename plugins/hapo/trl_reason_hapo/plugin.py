@@ -93,7 +93,7 @@ class Plugin:
         if dataset is not None and "prompt_id" in dataset.column_names:
             ids = dataset["prompt_id"]
             self.num_problems = len(set(ids))
-            self.history._grow(max(ids) + 1 if ids else 0)
+            self.history.grow(max(ids) + 1 if ids else 0)
 
     # -- every generation round ---------------------------------------------------------------------------------------
 

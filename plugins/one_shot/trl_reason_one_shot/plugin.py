@@ -167,7 +167,7 @@ class Plugin:
                 f"batch, as in [1-shot RLVR]({PAPER})."]
 
 
-# -- `trl-reason one-shot rank` -----------------------------------------------------------------------------------------
+# -- `trl-reason one-shot rank` ---------------------------------------------------------------------------------------
 
 
 def cmd_rank(args) -> int:
@@ -178,7 +178,8 @@ def cmd_rank(args) -> int:
     index_column = args.index_column or next(
         (c for c in ("dsr_sub_index", "index", "prompt_id") if c in columns), None)
     if index_column is None or index_column not in columns:
-        raise ConfigError("one-shot rank", f"{args.source}: no index column {args.index_column or 'dsr_sub_index/index/prompt_id'} "
+        wanted = args.index_column or "dsr_sub_index/index/prompt_id"
+        raise ConfigError("one-shot rank", f"{args.source}: no index column {wanted} "
                          f"(columns: {sorted(columns)}); pass --index-column")
     tie = args.tie_break
     if tie is None:

@@ -1,0 +1,27 @@
+"""The `sft` trainer's data: recipe rows rendered as prompt/completion pairs (pure, no model)."""
+
+from __future__ import annotations
+
+import pytest
+
+from trl_reasoning.data import DataError
+from trl_reasoning.recipe import DataSection
+from trl_reasoning.trainers.sft import sft_rows
+
+
+@pytest.mark.parametrize("template, row, column, prompt, completion", [
+    ("chat", {"problem": "What is 1 + 2?", "solution": "1 + 2 = 3."}, "solution",
+     [{"role": "user", "content": "What is 1 + 2?"}], [{"role": "assistant", "content": "1 + 2 = 3."}]),
+    ("plain", {"problem": "What is 1 + 2?", "solution": "3"}, "solution", "What is 1 + 2?", "3"),
+    # ShareGPT pairwise rows (TrRa's calibration set): last turn of `conversations`, the `chosen` message
+    ("chat", {"problem": [{"from": "human", "value": "Q?"}], "chosen": {"from": "gpt", "value": "A."}}, "chosen",
+     [{"role": "user", "content": "Q?"}], [{"role": "assistant", "content": "A."}]),
+])
+def test_sft_rows(template, row, column, prompt, completion):
+    [out] = sft_rows([row], DataSection(train="x", template=template), column)
+    assert out == {"prompt": prompt, "completion": completion}
+
+
+def test_missing_completion_names_the_column():
+    with pytest.raises(DataError, match="completion_column"):
+        sft_rows([{"problem": "Q"}], DataSection(train="x"), "solution")
