@@ -146,7 +146,7 @@ def build_parser(pm=None) -> argparse.ArgumentParser:
             add = getattr(importlib.import_module(module), function)
         except (ImportError, AttributeError):
             continue
-        add(sub)
+        add(sub, pm) if function == "add_eval_parser" else add(sub)
     if pm is not None:
         pm.register_commands(sub)
     return parser

@@ -235,8 +235,16 @@ class PluginManager:
     def register_commands(self, subparsers) -> None:
         self._registry.hook.register_commands(subparsers=subparsers)
 
-    def register_eval_options(self, parser) -> None:
-        self._registry.hook.register_eval_options(parser=parser)
+    def register_eval_options(self, parser) -> dict[str, list[str]]:
+        """Let each installed plugin add ``trl-reason eval`` options; returns ``{plugin: [option dests]}`` so the
+        eval command can activate a plugin whose options the user sets."""
+        owners: dict[str, list[str]] = {}
+        for impl in self._registry.hook.register_eval_options.get_hookimpls():
+            before = {action.dest for action in parser._actions}
+            impl.function(parser=parser)
+            owners[impl.plugin_name] = sorted({action.dest for action in parser._actions} - before)
+        parser.set_defaults(plugin_option_owners=owners)
+        return owners
 
     # -- per-plugin calls --------------------------------------------------------------------------------------------
 

@@ -77,12 +77,14 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar and no table on screen")
 
 
-def add_eval_parser(subparsers) -> argparse.ArgumentParser:
+def add_eval_parser(subparsers, plugin_manager=None) -> argparse.ArgumentParser:
     """Add the ``eval`` subcommand to ``trl-reason``; its ``handler(args)`` returns the exit status."""
     parser = subparsers.add_parser("eval", help="evaluate a model or a run's checkpoints on math benchmarks",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_eval_arguments(parser)
-    _register_plugin_options(parser)
+    parser.add_argument("--plugin", action="append", metavar="NAME",
+                        help="activate an installed plugin for this evaluation (its inference_model hook)")
+    _register_plugin_options(parser, plugin_manager)
     parser.set_defaults(handler=run_eval)
     return parser
 
@@ -116,8 +118,8 @@ def _plugin_manager():
     return plugins.PluginManager()
 
 
-def _register_plugin_options(parser: argparse.ArgumentParser) -> None:
-    manager = _plugin_manager()
+def _register_plugin_options(parser: argparse.ArgumentParser, manager=None) -> None:
+    manager = manager or _plugin_manager()
     if manager is None:
         return
     if hasattr(manager, "register_eval_options"):
@@ -126,11 +128,22 @@ def _register_plugin_options(parser: argparse.ArgumentParser) -> None:
         manager.hook.register_eval_options(parser=parser)
 
 
+def plugins_for_eval(args) -> list[str]:
+    """Plugins to activate for this evaluation: those named with ``--plugin`` and those whose own eval options
+    (added through ``register_eval_options``) the user set."""
+    names = list(getattr(args, "plugin", None) or [])
+    for name, dests in (getattr(args, "plugin_option_owners", None) or {}).items():
+        if any(getattr(args, dest, None) not in (None, False) for dest in dests) and name not in names:
+            names.append(name)
+    return names
+
+
 def _inference_model_hook(args):
     """``prepare_model`` for ``evaluate``: the ``inference_model`` hook's replacement, if a plugin gives one."""
-    manager = getattr(args, "plugin_manager", None) or _plugin_manager()
+    manager = _plugin_manager()
     if manager is None:
         return None
+    manager.activate({name: {} for name in plugins_for_eval(args)})
 
     def prepare(model):
         return manager.hook.inference_model(model=model, options=args)
