@@ -133,12 +133,20 @@ def main(argv=None) -> int:
     from trl_reason_inra import InRaTwoStream
 
     results = {}
+    partial = Path(args.out).with_suffix(".partial.json")  # written after every evaluation, removed at the end
+    partial.parent.mkdir(parents=True, exist_ok=True)
+
+    def checkpoint():
+        partial.write_text(json.dumps({"results": results, "timings_s": timings}, indent=2) + "\n", encoding="utf-8")
+
     reference, tokenizer = load_model(model_spec)
     results["reference"] = evaluate(reference, tokenizer, rows, args.max_new_tokens, args.batch * 2)
+    checkpoint()
     del reference
     for name, directory in (("aligned", aligned_dir), (f"trra_lambda{args.lam:g}", trra_dir)):
         model, tokenizer = load_model(directory)
         results[name] = evaluate(model, tokenizer, rows, args.max_new_tokens, args.batch * 2)
+        checkpoint()
         del model
     inra_model, tokenizer = load_model(inra_dir)
     two_stream = InRaTwoStream(inra_model)
@@ -146,7 +154,8 @@ def main(argv=None) -> int:
     for c in c_values:
         two_stream.c = c
         inra[f"{c:g}"] = evaluate(two_stream, tokenizer, rows, args.max_new_tokens, args.batch * 2)
-    results["inra"] = inra
+        results["inra"] = inra
+        checkpoint()
     lengths = [inra[f"{c:g}"]["mean_length"] for c in sorted(c_values)]
     summary = {
         "trra_shorter_than_reference": results[f"trra_lambda{args.lam:g}"]["mean_length"]
@@ -171,6 +180,7 @@ def main(argv=None) -> int:
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    partial.unlink(missing_ok=True)
     print(json.dumps({"summary": summary, "reference": results["reference"]["mean_length"]}, indent=2))
     print(f"wrote {args.out}")
     return 0

@@ -61,3 +61,27 @@ def test_advantages_shape_contract_in_compute_loss():
     assert "if advantages.dim() == 1:" in source
     source = inspect.getsource(GRPOTrainer._calculate_rewards)
     assert "rewards_per_func = gather(rewards_per_func)" in source
+
+
+SFT_PINNED = {
+    "__init__": ["self", "model", "args", "data_collator", "train_dataset", "eval_dataset", "processing_class",
+                 "compute_loss_func", "compute_metrics", "callbacks", "optimizers", "optimizer_cls_and_kwargs",
+                 "preprocess_logits_for_metrics", "quantization_config", "peft_config", "formatting_func"],
+    "create_optimizer": ["self", "model"],
+    "_save_checkpoint": ["self", "model", "trial"],
+    "_load_optimizer_and_scheduler": ["self", "checkpoint"],
+    "compute_loss": ["self", "model", "inputs", "return_outputs", "num_items_in_batch"],
+}
+
+
+def test_sft_trainer_overrides_keep_their_signatures():
+    from trl import SFTTrainer
+
+    from trl_reasoning.trainers.sft import ReasoningSFTTrainer
+
+    overridden = {name for name, value in vars(ReasoningSFTTrainer).items()
+                  if callable(value) and hasattr(SFTTrainer, name)}
+    unpinned = sorted(overridden - set(SFT_PINNED))
+    assert not unpinned, f"pin the TRL signature of newly overridden SFTTrainer methods: {unpinned}"
+    for name in overridden:
+        assert list(inspect.signature(getattr(SFTTrainer, name)).parameters) == SFT_PINNED[name], name

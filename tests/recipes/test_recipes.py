@@ -27,9 +27,15 @@ def rel(path: Path) -> str:
 @pytest.mark.parametrize("path", ALL, ids=rel)
 def test_recipe_opens_with_its_command_and_validates(path):
     text = path.read_text(encoding="utf-8")
-    header = text.split("\n\n")[0] + "\n" + "\n".join(text.splitlines()[:25])
     assert text.startswith("#"), f"{rel(path)} must open with a comment block"
-    assert f"trl-reason run recipes/{rel(path)}" in header, f"{rel(path)} must quote the command that runs it"
+    header = []
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            break
+        header.append(line)
+    header = "\n".join(header)
+    runs = ("trl-reason run" in header or "trl_reasoning.cli run" in header) and f"recipes/{rel(path)}" in header
+    assert runs, f"{rel(path)} must quote the command that runs it in its opening comment block"
     recipe = load_recipe(path)
     assert recipe.description, f"{rel(path)} needs a one-line `description:`"
     prepared = prepare(recipe, PluginManager())

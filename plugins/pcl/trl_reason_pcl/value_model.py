@@ -1,6 +1,8 @@
 """PCL's value model: ``V(x) in [0, 1]``, the predicted pass rate of prompt ``x`` under the current policy.
 
-``V(x) = sigmoid(w . h(x) + b)`` where ``h(x)`` is the last layer's hidden state at the prompt's last token:
+``V(x) = sigmoid(w . h(x) + b)`` where ``h(x)`` is the last layer's hidden state at the prompt's last token,
+standardised (parameter-free layer norm) and scaled to unit L2 norm, so a head step of a given learning rate moves
+the logit by about the same amount whatever the backbone's activation scale:
 
 * ``separate`` (default): ``h`` from its own LM backbone (``AutoModel``, loaded from ``value_model_path``, by default
   the policy's own starting point, as the paper's "same-sized value model"), trained with the head unless
@@ -78,7 +80,10 @@ class PromptValueModel(torch.nn.Module):
         with torch.set_grad_enabled(grad):
             hidden = self.body(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
         last = enc["attention_mask"].sum(dim=1) - 1  # (N,)
-        feats = hidden[torch.arange(hidden.size(0), device=hidden.device), last]  # (N, H)
+        feats = hidden[torch.arange(hidden.size(0), device=hidden.device), last].float()  # (N, H)
+        # Standardise, then scale to unit L2 norm: an AdamW step moves every weight by about lr, so on raw hidden
+        # states (sum |h_i| in the hundreds) one step of lr 1e-2 saturated the sigmoid (measured on SmolLM2).
+        feats = torch.nn.functional.layer_norm(feats, feats.shape[-1:]) / feats.size(-1) ** 0.5  # (N, H)
         return feats.to(self.head.weight.dtype) if grad else feats.detach().to(self.head.weight.dtype)
 
     def forward(self, texts: list[str]) -> torch.Tensor:
