@@ -140,10 +140,11 @@ def plugins_for_eval(args) -> list[str]:
 
 def _inference_model_hook(args):
     """``prepare_model`` for ``evaluate``: the ``inference_model`` hook's replacement, if a plugin gives one."""
-    manager = _plugin_manager()
+    manager = getattr(args, "plugin_manager", None) or _plugin_manager()
     if manager is None:
         return None
-    manager.activate({name: {} for name in plugins_for_eval(args)})
+    if hasattr(manager, "activate"):
+        manager.activate({name: {} for name in plugins_for_eval(args) if name not in manager.active})
 
     def prepare(model):
         return manager.hook.inference_model(model=model, options=args)
