@@ -7,9 +7,7 @@ Per step it records the strict success rate (boxed and right: the ``correct`` fl
 completion length; per arm the held-out accuracy on unhinted prompts (before training once, after each arm)::
 
     python benchmarks/questa_hints.py                        # about 5-15 minutes per arm on 2 idle CPU cores
-    python benchmarks/questa_hints.py --parallel --steps 6 --switch-step 3 --eval-limit 20 \
-        --set trainer.per_device_train_batch_size=8 --set trainer.max_completion_length=48 \
-        --set eval.max_new_tokens=48                         # the stored result (a busy shared machine)
+    python benchmarks/questa_hints.py --parallel --eval-limit 30   # the stored result (both arms at once)
     python benchmarks/questa_hints.py --steps 4 --eval-limit 16 --set model.name_or_path=/path/to/tiny   # smoke
 
 Writes ``benchmarks/results/questa_hints.json``.

@@ -13,31 +13,7 @@ from __future__ import annotations
 
 import re
 
-_NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
-
-
-def completion_text(completion) -> str:
-    """The text of a completion, whether TRL passes a string or conversational messages."""
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, list) and completion:
-        return str(completion[-1].get("content", ""))
-    return ""
-
-
-def last_number(text: str) -> str | None:
-    """The last number written in ``text`` (thousands separators removed), or ``None``."""
-    found = _NUMBER.findall(text)
-    return found[-1].replace(",", "") if found else None
-
-
-def same_number(a: str | None, b: str | None) -> bool:
-    if a is None or b is None:
-        return False
-    try:
-        return abs(float(a) - float(b)) < 1e-9
-    except ValueError:
-        return a.strip() == b.strip()
+from .answers import completion_text, last_number, lenient_correct, same_number  # noqa: F401  (shared)
 
 
 def boxed_integer_value(text: str) -> str | None:
@@ -55,11 +31,6 @@ def strict_correct(text: str, answer: str) -> bool:
     """The boxed answer equals the reference integer exactly (held-out accuracy of the embedded task)."""
     value = boxed_integer_value(text)
     return value is not None and same_number(value, answer)
-
-
-def lenient_correct(text: str, answer: str) -> bool:
-    """The last number in the response equals the reference (boxed or not)."""
-    return same_number(last_number(text), answer)
 
 
 class BoxedIntegerReward:

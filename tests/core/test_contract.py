@@ -55,6 +55,15 @@ def test_logps_and_entropies_leading_parameters():
     assert params[: len(LOGPS_PARAMS)] == LOGPS_PARAMS
 
 
+def test_repeat_sampler_keeps_the_arguments_our_sampler_copies():
+    """`EpochSeededRepeatSampler.like` rebuilds TRL's train sampler from these arguments."""
+    from trl.trainer.utils import RepeatSampler
+
+    assert list(inspect.signature(RepeatSampler.__init__).parameters) == [
+        "self", "data_source", "mini_repeat_count", "batch_size", "repeat_count", "shuffle", "seed"]
+    assert "return RepeatSampler(" in inspect.getsource(GRPOTrainer._get_train_sampler)
+
+
 def test_advantages_shape_contract_in_compute_loss():
     """Per-token (B, T) advantages pass through `_compute_loss` unchanged (PPO relies on it)."""
     source = inspect.getsource(GRPOTrainer._compute_loss)

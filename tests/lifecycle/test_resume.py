@@ -171,3 +171,31 @@ def test_resume_inside_a_generation_block_keeps_the_data_order(tmp_path, tiny_mo
     # the interrupted block is regenerated (same prompts, new completions) at step 1; later blocks line up
     assert reference == [(0, reference[0][1]), (2, reference[1][1])]
     assert again == [(1, reference[0][1]), (2, reference[1][1])]
+
+
+@pytest.mark.slow
+def test_resume_at_and_after_an_epoch_boundary_keeps_the_data_order(tmp_path, tiny_model_path, monkeypatch):
+    """4 training rows, one prompt a step: an epoch is 4 steps. Resuming at the boundary (checkpoint-4) and inside
+    the second epoch (checkpoint-6) replays the uninterrupted run's second-epoch order (TRL's own sampler restarts
+    its generator in a new process and would replay the first epoch's)."""
+    import shutil
+
+    def recipe(output_dir):
+        data = lifecycle_recipe(tiny_model_path, output_dir, max_steps=8, save_steps=2)
+        data["data"]["options"]["n_train"] = 4
+        return data
+
+    reference_logs = tmp_path / "ref-logs"
+    _run_in_process(recipe(tmp_path / "ref"), reference_logs, monkeypatch)
+    reference = {r["step"]: r["prompt_ids"] for r in _rounds(reference_logs)}
+    assert sorted(reference) == list(range(8))
+    first, second = [reference[s] for s in range(4)], [reference[s] for s in range(4, 8)]
+    assert sorted(map(tuple, first)) == sorted(map(tuple, second)) and first != second  # a reshuffled epoch
+    for step in (4, 6):
+        run_dir = tmp_path / f"resumed-{step}"
+        shutil.copytree(tmp_path / "ref", run_dir)
+        logs = tmp_path / f"resumed-{step}-logs"
+        result = _run_in_process(recipe(run_dir), logs, monkeypatch, resume=str(run_dir / f"checkpoint-{step}"))
+        assert result["train"]["global_step"] == 8
+        again = {r["step"]: r["prompt_ids"] for r in _rounds(logs)}
+        assert again == {s: reference[s] for s in range(step, 8)}, step

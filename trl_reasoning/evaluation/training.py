@@ -14,44 +14,13 @@ the arithmetic long before the box (DESIGN.md §5), and this is how that shows.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from fractions import Fraction
 from typing import Any
 
 from transformers import TrainerCallback
 
+from ..answers import last_number, lenient_correct  # noqa: F401  (re-exported)
 from .generation import SamplingSettings, TransformersBackend, render_prompts
-
-# A number as a model writes it: optional sign, thousands groups or plain digits, optional decimals.
-_NUMBER = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|(?<![\w\d])-?\.\d+")
-
-
-def _to_fraction(text: str) -> Fraction | None:
-    text = text.strip().strip("$").replace(",", "").replace(" ", "")
-    try:
-        return Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        return None
-
-
-def last_number(response: str) -> str | None:
-    """The last number written in ``response`` (``"3 + 5 = 8."`` -> ``"8"``), thousands separators kept."""
-    numbers = _NUMBER.findall(response)
-    return numbers[-1] if numbers else None
-
-
-def lenient_correct(response: str, reference: str) -> bool:
-    """Whether the last number in ``response`` equals ``reference`` as an exact number (``"8.0"`` equals ``"8"``).
-
-    ``False`` when the reference is not a plain number (``\\frac{1}{2}``, ``(3, 4)``): only numbers compare here.
-    """
-    expected = _to_fraction(reference)
-    found = last_number(response)
-    if expected is None or found is None:
-        return False
-    return _to_fraction(found) == expected
-
 
 class HeldOutEvaluator:
     """Greedy (by default) generation on held-out rows and four numbers about the answers.

@@ -28,30 +28,13 @@ answer=None, **kwargs) -> list[float]`; completions may be strings or conversati
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
 
+from ..answers import completion_text
 from .extract import extract_answer
 from .grader import DEFAULT_REL_TOL, DEFAULT_TIMEOUT, grade_many
 from .verdict import Verdict
 
 __all__ = ["CorrectnessReward", "completion_text"]
-
-
-def completion_text(completion: Any) -> str:
-    """The text of a completion: a string, or the last assistant (else last) message of a conversation."""
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, dict):
-        return str(completion.get("content") or "")
-    if isinstance(completion, (list, tuple)):
-        messages = [message for message in completion if isinstance(message, dict)]
-        assistant = [message for message in messages if message.get("role") == "assistant"]
-        chosen = (assistant or messages)[-1:] if messages else []
-        content = chosen[0].get("content") if chosen else ""
-        if isinstance(content, list):  # multimodal content parts
-            content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
-        return str(content or "")
-    return "" if completion is None else str(completion)
 
 
 class CorrectnessReward:

@@ -27,7 +27,10 @@ from dataclasses import dataclass, field
 import torch
 from trl import GRPOConfig, GRPOTrainer
 
+from trl.trainer.utils import RepeatSampler
+
 from ..rollouts import LossContext, RolloutBatch
+from .sampler import EpochSeededRepeatSampler
 
 logger = logging.getLogger("trl_reasoning")
 
@@ -119,6 +122,8 @@ class ReasoningGRPOTrainer(GRPOTrainer):
 
     def _get_train_sampler(self, dataset=None):
         default = super()._get_train_sampler(dataset)
+        if type(default) is RepeatSampler:  # a resumed run draws each epoch's order as the uninterrupted one did
+            default = EpochSeededRepeatSampler.like(default)
         custom = self.pm.hook.train_sampler(trainer=self, dataset=dataset if dataset is not None
                                             else self.train_dataset, default_sampler=default)
         return custom if custom is not None else default

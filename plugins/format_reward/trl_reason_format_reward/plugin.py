@@ -16,16 +16,9 @@ from __future__ import annotations
 import re
 
 from trl_reasoning import hookimpl
+from trl_reasoning.answers import completion_text
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
-
-
-def completion_text(completion) -> str:
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, list) and completion:
-        return str(completion[-1].get("content", ""))
-    return ""
 
 
 class FormatReward:
