@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/realignment.py                 # SmolLM2-135M: 3 x 10 steps + 7 evaluations
     .venv/bin/python benchmarks/realignment.py --quick         # tiny random model, a smoke run (~1 min)
     .venv/bin/python benchmarks/realignment.py --reuse --workdir DIR   # re-evaluate models trained in DIR
+    .venv/bin/python benchmarks/realignment.py --parts inra --inra-target '\\boxed{{{answer}}}' \
+        --c 0,0.25,0.5,0.75,1 --out benchmarks/results/inra_c_sweep.json   # InRa alone, on bare boxed answers
 
 Setting (the paper's shape at toy scale):
 
@@ -91,6 +93,9 @@ def main(argv=None) -> int:
     parser.add_argument("--lr-trra", type=float, default=5e-5, help="TrRa learning rate (paper: 2e-5 over 20x more data)")
     parser.add_argument("--lr-inra", type=float, default=1e-4, help="InRa adapter learning rate (paper: 2e-5, "
                         "3 epochs over far more data)")
+    parser.add_argument("--parts", default="trra,inra", help="which methods to train and evaluate")
+    parser.add_argument("--inra-target", default=None,
+                        help="InRa's SFT target as trainer.completion_template (default: the worked solution)")
     parser.add_argument("--reuse", action="store_true", help="reuse models already trained in --workdir")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "realignment.json"))
     args = parser.parse_args(argv)
@@ -118,17 +123,21 @@ def main(argv=None) -> int:
     c_values = [float(x) for x in args.c.split(",")]
     timings = {}
 
+    parts = set(args.parts.split(","))
     # 1. the aligned model: the reference fine-tuned to answer briefly
-    aligned_dir, timings["aligned_sft_s"] = train(base_recipe(
+    aligned_dir = trra_dir = None
+    if "trra" in parts:
+        aligned_dir, timings["aligned_sft_s"] = train(base_recipe(
         model_spec, workdir, "aligned", args.steps, args.lr_aligned, args.batch, 2000, trainer={"algorithm": "sft"}), args.reuse)
-    # 2. TrRa: distil the reference toward lambda*aligned + (1-lambda)*reference on the same pairs
-    trra_dir, timings["trra_distill_s"] = train(base_recipe(
-        model_spec, workdir, "trra", args.steps, args.lr_trra, args.batch, 2000, trainer={"algorithm": "distill"},
-        plugins={"trra": {"aligned_model": aligned_dir, "realign_lambda": args.lam}}), args.reuse)
-    # 3. InRa: train only the inserted layer by SFT on the same pairs
+        # 2. TrRa: distil the reference toward lambda*aligned + (1-lambda)*reference on the same pairs
+        trra_dir, timings["trra_distill_s"] = train(base_recipe(
+            model_spec, workdir, "trra", args.steps, args.lr_trra, args.batch, 2000, trainer={"algorithm": "distill"},
+            plugins={"trra": {"aligned_model": aligned_dir, "realign_lambda": args.lam}}), args.reuse)
+    # 3. InRa: train only the inserted layer by SFT on the same pairs (or on --inra-target built from each row)
+    inra_trainer = {"algorithm": "sft", **({"completion_template": args.inra_target} if args.inra_target else {})}
     inra_dir, timings["inra_sft_s"] = train(base_recipe(
-        model_spec, workdir, "inra", args.steps, args.lr_inra, args.batch, 2000, trainer={"algorithm": "sft"},
-        plugins={"inra": {}}), args.reuse)
+        model_spec, workdir, "inra" if not args.inra_target else "inra-template", args.steps, args.lr_inra,
+        args.batch, 2000, trainer=inra_trainer, plugins={"inra": {}}), args.reuse)
 
     from trl_reason_inra import InRaTwoStream
 
@@ -144,6 +153,8 @@ def main(argv=None) -> int:
     checkpoint()
     del reference
     for name, directory in (("aligned", aligned_dir), (f"trra_lambda{args.lam:g}", trra_dir)):
+        if directory is None:
+            continue
         model, tokenizer = load_model(directory)
         results[name] = evaluate(model, tokenizer, rows, args.max_new_tokens, args.batch * 2)
         checkpoint()
@@ -157,11 +168,13 @@ def main(argv=None) -> int:
         results["inra"] = inra
         checkpoint()
     lengths = [inra[f"{c:g}"]["mean_length"] for c in sorted(c_values)]
-    summary = {
-        "trra_shorter_than_reference": results[f"trra_lambda{args.lam:g}"]["mean_length"]
-        < results["reference"]["mean_length"],
-        "trra_length_ratio_to_reference": round(results[f"trra_lambda{args.lam:g}"]["mean_length"]
-                                                / max(results["reference"]["mean_length"], 1e-9), 3),
+    trra = results.get(f"trra_lambda{args.lam:g}")
+    summary = {} if trra is None else {
+        "trra_shorter_than_reference": trra["mean_length"] < results["reference"]["mean_length"],
+        "trra_length_ratio_to_reference": round(trra["mean_length"] / max(results["reference"]["mean_length"], 1e-9),
+                                                3),
+    }
+    summary |= {
         "inra_c_sorted": sorted(c_values),
         "inra_mean_length_by_c": lengths,
         "inra_length_monotone_nonincreasing_in_c": all(a >= b for a, b in zip(lengths, lengths[1:])),
@@ -171,6 +184,7 @@ def main(argv=None) -> int:
         "settings": {"steps": args.steps, "batch": args.batch, "held_out_problems": len(rows),
                      "max_new_tokens": args.max_new_tokens, "lambda": args.lam, "greedy": True,
                      "data": "embedded:arithmetic (one-digit sums), train rows' worked solutions as targets",
+                     "parts": sorted(parts), "inra_target": args.inra_target or "the worked solution",
                      "lr": {"aligned_sft": args.lr_aligned, "trra": args.lr_trra,
                                                                         "inra_adapter": args.lr_inra}},
         "results": results, "summary": summary, "timings_s": timings,

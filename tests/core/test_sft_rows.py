@@ -25,3 +25,18 @@ def test_sft_rows(template, row, column, prompt, completion):
 def test_missing_completion_names_the_column():
     with pytest.raises(DataError, match="completion_column"):
         sft_rows([{"problem": "Q"}], DataSection(train="x"), "solution")
+
+
+@pytest.mark.parametrize("template, expected", [
+    ("\\boxed{{{answer}}}", "\\boxed{3}"),
+    ("{problem} -> {answer}", "What is 1 + 2? -> 3"),
+])
+def test_completion_template_builds_the_target_from_the_row(template, expected):
+    row = {"problem": "What is 1 + 2?", "answer": "3", "solution": "1 + 2 = 3. The answer is \\boxed{3}."}
+    [out] = sft_rows([row], DataSection(train="x", template="plain"), "solution", template)
+    assert out["completion"] == expected
+
+
+def test_completion_template_naming_a_missing_column_says_so():
+    with pytest.raises(DataError, match=r"completion_template .*KeyError.*'answr'"):
+        sft_rows([{"problem": "Q", "answer": "1"}], DataSection(train="x"), "solution", "\\boxed{{{answr}}}")

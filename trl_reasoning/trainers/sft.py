@@ -36,10 +36,17 @@ class ReasoningSFTConfig(SFTConfig):
     completion_column: str = field(default="solution", metadata={
         "help": "Dataset column holding the target response (the embedded arithmetic rows have a short worked "
                 "`solution`). Rows without it are an error."})
+    completion_template: str | None = field(default=None, metadata={
+        "help": "Build the target from the row's columns instead: `\\boxed{{{answer}}}` is the bare boxed answer "
+                "(`str.format` of the row, literal braces doubled). Overrides completion_column."})
 
 
-def sft_rows(rows: list[dict], section, completion_column: str) -> list[dict]:
+def sft_rows(rows: list[dict], section, completion_column: str, completion_template: str | None = None
+             ) -> list[dict]:
     """Prompt/completion rows for TRL's ``SFTTrainer`` from dataset rows and the recipe's ``data`` section.
+
+    The target is the row's ``completion_column``, or ``completion_template.format(**row)`` when a template is
+    given (``"\\boxed{{{answer}}}"`` trains on the bare boxed answer).
 
     Conversational templates give ``prompt`` as messages and ``completion`` as one assistant message; the
     ``plain`` template gives two strings.
@@ -48,6 +55,14 @@ def sft_rows(rows: list[dict], section, completion_column: str) -> list[dict]:
 
     out = []
     for i, row in enumerate(rows):
+        if completion_template is not None:
+            try:
+                row = {**row, "__target__": completion_template.format(**row)}
+            except (KeyError, IndexError, ValueError) as error:
+                raise DataError(f"trainer.completion_template {completion_template!r} does not fit row {i} of "
+                                f"{section.train!r} ({type(error).__name__}: {error}; columns: {sorted(row)})"
+                                ) from None
+            completion_column = "__target__"
         if completion_column not in row or row[completion_column] in (None, ""):
             raise DataError(f"row {i} of {section.train!r} has no {completion_column!r} (columns: {sorted(row)}); "
                             "sft and distill train on a worked solution: set trainer.completion_column")
@@ -73,7 +88,7 @@ def _text(value) -> str:
     return str(value)
 
 
-def load_sft_dataset(section, completion_column: str):
+def load_sft_dataset(section, completion_column: str, completion_template: str | None = None):
     """The ``datasets.Dataset`` of prompt/completion pairs for a recipe's ``data`` section."""
     import random
 
@@ -88,7 +103,7 @@ def load_sft_dataset(section, completion_column: str):
         rows = rows[: section.limit]
     if not rows:
         raise DataError(f"dataset {section.train!r} has no rows")
-    return datasets.Dataset.from_list(sft_rows(rows, section, completion_column))
+    return datasets.Dataset.from_list(sft_rows(rows, section, completion_column, completion_template))
 
 
 def collect_auxiliary_models(trainer) -> dict[str, torch.nn.Module]:
@@ -142,7 +157,7 @@ class ReasoningSFTTrainer(SFTTrainer):
 
         recipe = prepared.recipe
         args = build_config(prepared, output_dir)
-        dataset = load_sft_dataset(recipe.data, args.completion_column)
+        dataset = load_sft_dataset(recipe.data, args.completion_column, args.completion_template)
         model, tokenizer = load_model(recipe.model.name_or_path, dtype=recipe.model.dtype,
                                       revision=recipe.model.revision,
                                       trust_remote_code=recipe.model.trust_remote_code,
