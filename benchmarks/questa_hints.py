@@ -7,7 +7,7 @@ Per step it records the strict success rate (boxed and right: the ``correct`` fl
 completion length; per arm the held-out accuracy on unhinted prompts (before training once, after each arm)::
 
     python benchmarks/questa_hints.py                        # about 5-15 minutes per arm on 2 idle CPU cores
-    python benchmarks/questa_hints.py --parallel --eval-limit 30   # the stored result (both arms at once)
+    python benchmarks/questa_hints.py --eval-limit 30             # the stored result (15 minutes, arms in turn)
     python benchmarks/questa_hints.py --steps 4 --eval-limit 16 --set model.name_or_path=/path/to/tiny   # smoke
 
 Writes ``benchmarks/results/questa_hints.json``.
