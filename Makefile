@@ -32,7 +32,7 @@ demo: $(STAMP)
 	TRL_REASONING_DATA_DIR=$${TRL_REASONING_DATA_DIR:-$(DATA_DIR)} $(BIN)/trl-reason run recipes/quickstart.yaml
 
 bench: $(STAMP)
-	for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) runs

@@ -23,36 +23,9 @@ import shutil
 import time
 from pathlib import Path
 
-from transformers import TrainerCallback
+from _common import LogRecorder, heldout
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class LogRecorder(TrainerCallback):
-    def __init__(self):
-        self.logs: list[dict] = []
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs and "reward" in logs:
-            self.logs.append({"step": state.global_step, **logs})
-
-
-def heldout(recipe, model, tokenizer) -> dict:
-    from trl_reasoning.data import load_test_rows
-    from trl_reasoning.evaluation.training import HeldOutEvaluator
-    from trl_reasoning.rewards import strict_correct
-
-    rows = load_test_rows(recipe.data)[: recipe.eval.limit]
-    evaluator = HeldOutEvaluator(rows, template=recipe.data.template, system_prompt=recipe.data.system_prompt,
-                                 user_template=recipe.data.user_template, few_shot=recipe.data.few_shot,
-                                 max_new_tokens=recipe.eval.max_new_tokens, batch_size=recipe.eval.batch_size)
-    result = evaluator(model, tokenizer)
-    lengths = [len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in evaluator.last_responses]
-    right = [n for n, text, row in zip(lengths, evaluator.last_responses, rows) if strict_correct(text, row["answer"])]
-    result["mean_correct_length"] = sum(right) / len(right) if right else None
-    result["num_correct"] = len(right)
-    result["examples"] = evaluator.last_responses[:3]
-    return result
 
 
 def run_arm(recipe_path: str, arm: str, steps: int, overrides: list[str], output_dir: Path, before: bool) -> dict:
@@ -73,14 +46,14 @@ def run_arm(recipe_path: str, arm: str, steps: int, overrides: list[str], output
     result: dict = {"steps": recipe.trainer.get("max_steps"), "arm": arm, "plugins": sorted(recipe.plugins)}
     if before:
         trainer.model.eval()
-        result["heldout_before"] = heldout(recipe, trainer.model, trainer.processing_class)
+        result["heldout_before"] = heldout(recipe, trainer.model, trainer.processing_class, correct_lengths=True)
     started, cpu = time.perf_counter(), time.process_time()
     trainer.train()
     result["train_wall_s"] = round(time.perf_counter() - started, 1)
     result["train_cpu_s"] = round(time.process_time() - cpu, 1)
     trainer.model.eval()
     with torch.no_grad():
-        result["heldout_after"] = heldout(recipe, trainer.model, trainer.processing_class)
+        result["heldout_after"] = heldout(recipe, trainer.model, trainer.processing_class, correct_lengths=True)
     curve = lambda key: [log.get(key) for log in recorder.logs]  # noqa: E731
     result["curves"] = {key: curve(key) for key in ("reward", "correct/rate", "completions/mean_length",
                                                      "rewards/boxed_integer/mean", "hapo/mean_correct_length",

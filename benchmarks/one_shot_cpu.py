@@ -23,32 +23,10 @@ import shutil
 import time
 from pathlib import Path
 
-from transformers import TrainerCallback
+from _common import LogRecorder, heldout
 
 ROOT = Path(__file__).resolve().parents[1]
 ARMS = {"one_shot": [], "entropy_only": ["trainer.pg_loss_coef=0"]}
-
-
-class LogRecorder(TrainerCallback):
-    def __init__(self):
-        self.logs: list[dict] = []
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs and "reward" in logs:
-            self.logs.append({"step": state.global_step, **logs})
-
-
-def heldout(recipe, model, tokenizer) -> dict:
-    from trl_reasoning.data import load_test_rows
-    from trl_reasoning.evaluation.training import HeldOutEvaluator
-
-    rows = load_test_rows(recipe.data)[: recipe.eval.limit]
-    evaluator = HeldOutEvaluator(rows, template=recipe.data.template, system_prompt=recipe.data.system_prompt,
-                                 user_template=recipe.data.user_template, few_shot=recipe.data.few_shot,
-                                 max_new_tokens=recipe.eval.max_new_tokens, batch_size=recipe.eval.batch_size)
-    result = evaluator(model, tokenizer)
-    result["examples"] = evaluator.last_responses[:3]
-    return result
 
 
 def run_arm(recipe_path: str, arm: str, steps: int, overrides: list[str], output_dir: Path, before: bool) -> dict:

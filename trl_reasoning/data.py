@@ -230,10 +230,8 @@ def _arrow_friendly(value: Any) -> bool:
         isinstance(value, list) and all(isinstance(v, (int, float)) for v in value))
 
 
-def load_train_dataset(section):
-    """The training ``datasets.Dataset`` for a recipe's ``data`` section."""
-    import datasets
-
+def load_train_rows(section) -> list[dict]:
+    """The training rows of a recipe's ``data`` section: loaded, shuffled by ``shuffle_seed``, cut to ``limit``."""
     rows = load_rows(section.train, split=section.split, data_dir=section.data_dir, options=section.options)
     if section.shuffle_seed is not None:
         random.Random(section.shuffle_seed).shuffle(rows)
@@ -241,7 +239,14 @@ def load_train_dataset(section):
         rows = rows[: section.limit]
     if not rows:
         raise DataError(f"dataset {section.train!r} has no rows")
-    rows = prompt_rows(rows, section)
+    return rows
+
+
+def load_train_dataset(section):
+    """The training ``datasets.Dataset`` for a recipe's ``data`` section."""
+    import datasets
+
+    rows = prompt_rows(load_train_rows(section), section)
     # Columns must have one type: drop those that vary (e.g. a column that is sometimes a list).
     return datasets.Dataset.from_list(_uniform(rows))
 

@@ -31,6 +31,7 @@ from trl.trainer.utils import RepeatSampler
 
 from ..rollouts import LossContext, RolloutBatch
 from .sampler import EpochSeededRepeatSampler
+from .setup_hooks import add_plugin_param_groups, collect_auxiliary_models
 
 logger = logging.getLogger("trl_reasoning")
 
@@ -88,7 +89,7 @@ class ReasoningGRPOTrainer(GRPOTrainer):
             "select_prompts", "transform_prompt", "shape_rewards", "on_rewards", "filter_groups", "advantages",
             "extra_batch_fields", "loss_terms", "schedule", "metrics")}
         self._correct_func = next((i for i, f in enumerate(self.reward_funcs) if hasattr(f, "is_correct")), None)
-        for name, module in self._collect_auxiliary().items():
+        for name, module in collect_auxiliary_models(self).items():
             self.auxiliary[name] = module
         from .callbacks import HookCallback
 
@@ -98,26 +99,9 @@ class ReasoningGRPOTrainer(GRPOTrainer):
 
     # -- setup ------------------------------------------------------------------------------------------------------
 
-    def _collect_auxiliary(self) -> dict[str, torch.nn.Module]:
-        found = {}
-        for result in self.pm.hook.auxiliary_models(trainer=self):
-            for name, module in (result or {}).items():
-                if name in found:
-                    raise ValueError(f"two plugins register an auxiliary model named {name!r}")
-                trainable = any(p.requires_grad for p in module.parameters())
-                module = module.to(self.accelerator.device)
-                if not trainable:
-                    module = self.accelerator.prepare_model(module, evaluation_mode=True)
-                found[name] = module
-        return found
-
     def create_optimizer(self, model=None):
         optimizer = super().create_optimizer(model)
-        groups = [g for result in self.pm.hook.param_groups(trainer=self, model=self.model) for g in (result or [])]
-        for group in groups:
-            group.setdefault("lr", self.args.learning_rate)
-            group.setdefault("weight_decay", self.args.weight_decay)
-            optimizer.add_param_group(group)
+        add_plugin_param_groups(self, optimizer)
         return optimizer
 
     def _get_train_sampler(self, dataset=None):

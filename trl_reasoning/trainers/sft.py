@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 import torch
 from trl import SFTConfig, SFTTrainer
 
+from .setup_hooks import add_plugin_param_groups, collect_auxiliary_models
+
 PLUGIN_STATE_FILE = "plugin_state.pt"
 
 
@@ -90,35 +92,12 @@ def _text(value) -> str:
 
 def load_sft_dataset(section, completion_column: str, completion_template: str | None = None):
     """The ``datasets.Dataset`` of prompt/completion pairs for a recipe's ``data`` section."""
-    import random
-
     import datasets
 
-    from ..data import DataError, load_rows
+    from ..data import load_train_rows
 
-    rows = load_rows(section.train, split=section.split, data_dir=section.data_dir, options=section.options)
-    if section.shuffle_seed is not None:
-        random.Random(section.shuffle_seed).shuffle(rows)
-    if section.limit:
-        rows = rows[: section.limit]
-    if not rows:
-        raise DataError(f"dataset {section.train!r} has no rows")
+    rows = load_train_rows(section)
     return datasets.Dataset.from_list(sft_rows(rows, section, completion_column, completion_template))
-
-
-def collect_auxiliary_models(trainer) -> dict[str, torch.nn.Module]:
-    """Call ``auxiliary_models`` and move/prepare each module like the GRPO trainer does."""
-    found = {}
-    for result in trainer.pm.hook.auxiliary_models(trainer=trainer):
-        for name, module in (result or {}).items():
-            if name in found:
-                raise ValueError(f"two plugins register an auxiliary model named {name!r}")
-            trainable = any(p.requires_grad for p in module.parameters())
-            module = module.to(trainer.accelerator.device)
-            if not trainable:
-                module = trainer.accelerator.prepare_model(module, evaluation_mode=True)
-            found[name] = module
-    return found
 
 
 class ReasoningSFTTrainer(SFTTrainer):
@@ -174,11 +153,7 @@ class ReasoningSFTTrainer(SFTTrainer):
 
     def create_optimizer(self, model=None):
         optimizer = super().create_optimizer(model)
-        groups = [g for result in self.pm.hook.param_groups(trainer=self, model=self.model) for g in (result or [])]
-        for group in groups:
-            group.setdefault("lr", self.args.learning_rate)
-            group.setdefault("weight_decay", self.args.weight_decay)
-            optimizer.add_param_group(group)
+        add_plugin_param_groups(self, optimizer)
         return optimizer
 
     def plugin_states(self) -> dict:

@@ -1,0 +1,42 @@
+"""Pieces the learning benchmarks share: a log recorder and the recipe's greedy held-out evaluation.
+
+Imported as ``from _common import ...`` by scripts run as ``python benchmarks/<name>.py`` (their folder is first on
+``sys.path``).
+"""
+
+from __future__ import annotations
+
+from transformers import TrainerCallback
+
+
+class LogRecorder(TrainerCallback):
+    """Keeps every training log line (those with a ``reward``), with its step."""
+
+    def __init__(self):
+        self.logs: list[dict] = []
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "reward" in logs:
+            self.logs.append({"step": state.global_step, **logs})
+
+
+def heldout(recipe, model, tokenizer, correct_lengths: bool = False) -> dict:
+    """Greedy held-out evaluation as the recipe's ``eval`` section sets it, with three example responses; with
+    ``correct_lengths`` also the mean token length of the strictly correct responses and their count."""
+    from trl_reasoning.data import load_test_rows
+    from trl_reasoning.evaluation.training import HeldOutEvaluator
+    from trl_reasoning.rewards import strict_correct
+
+    rows = load_test_rows(recipe.data)[: recipe.eval.limit]
+    evaluator = HeldOutEvaluator(rows, template=recipe.data.template, system_prompt=recipe.data.system_prompt,
+                                 user_template=recipe.data.user_template, few_shot=recipe.data.few_shot,
+                                 max_new_tokens=recipe.eval.max_new_tokens, batch_size=recipe.eval.batch_size)
+    result = evaluator(model, tokenizer)
+    if correct_lengths:
+        lengths = [len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in evaluator.last_responses]
+        right = [n for n, text, row in zip(lengths, evaluator.last_responses, rows)
+                 if strict_correct(text, row["answer"])]
+        result["mean_correct_length"] = sum(right) / len(right) if right else None
+        result["num_correct"] = len(right)
+    result["examples"] = evaluator.last_responses[:3]
+    return result
