@@ -10,6 +10,10 @@ Each arm trains ``--steps`` steps from the same seed; the first step of each run
 machine drifts by more than the overhead between repeats (±10% here), so the headline ratio is the median over
 repeats of each repeat's ratio (the three arms of a repeat run back to back); the pooled-median ratio is reported
 too. The JSON holds per-step times, per-repeat medians and ratios (target: 1.03 or less).
+
+Because that noise is larger than the effect, the script also profiles one run of each of our arms (cProfile) and
+reports the time spent in trl-reasoning's own code and in pluggy (self time, that is excluding the TRL and torch
+work they call) per step and as a share of the step: a deterministic upper bound on what the hooks cost.
 """
 
 from __future__ import annotations
@@ -150,12 +154,33 @@ def run_arm(arm: str, steps: int, model_dir: str, dataset, workdir: Path) -> lis
     return timer.times[1:]
 
 
+def profile_arm(arm: str, steps: int, model_dir: str, dataset, workdir: Path) -> dict:
+    """Self time spent in trl-reasoning's modules and pluggy during one run of ``arm``, per step."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    step_times = run_arm(arm, steps, model_dir, dataset, workdir)
+    profiler.disable()
+    ours = 0.0
+    for (filename, _, _), (_, _, self_time, _, _) in pstats.Stats(profiler).stats.items():
+        in_package = "trl_reasoning" in filename and "site-packages" not in filename.split("trl_reasoning")[0]
+        if in_package or "/pluggy/" in filename:
+            ours += self_time
+    per_step = ours / (len(step_times) + 1)  # run_arm drops the first step's time, not its work
+    return {"self_s_per_step": per_step, "median_step_s": statistics.median(step_times),
+            "share_of_step": per_step / statistics.median(step_times)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=8)
     parser.add_argument("--out", default="benchmarks/results/overhead.json")
     parser.add_argument("--workdir", default="/tmp/trl-reasoning-overhead")
+    parser.add_argument("--profile-only", action="store_true",
+                        help="only the profile; add it to the existing --out JSON")
     args = parser.parse_args()
 
     import datasets
@@ -170,6 +195,13 @@ def main() -> None:
                                            "prompt_id": i} for i, r in enumerate(rows)])
     workdir = Path(args.workdir)
     arms = ["trl", "core", "noop"]
+    if args.profile_only:
+        result = json.loads(Path(args.out).read_text())
+        result["profiled_own_code"] = {arm: profile_arm(arm, args.steps, model_dir, dataset, workdir)
+                                       for arm in ("core", "noop")}
+        Path(args.out).write_text(json.dumps(result, indent=2))
+        print(json.dumps(result["profiled_own_code"], indent=2))
+        return
     times = {arm: [] for arm in arms}
     per_repeat = {arm: [] for arm in arms}  # median step time of each repeat
     run_arm("trl", 3, model_dir, dataset, workdir)  # warm-up: first touches of memory, imports, caches
@@ -180,6 +212,7 @@ def main() -> None:
             times[arm] += steps
             per_repeat[arm].append(statistics.median(steps))
     median = {arm: statistics.median(values) for arm, values in times.items()}
+    profiled = {arm: profile_arm(arm, args.steps, model_dir, dataset, workdir) for arm in ("core", "noop")}
     ratios = {arm: [a / b for a, b in zip(per_repeat[arm], per_repeat["trl"])] for arm in ("core", "noop")}
     result = {
         "benchmark": "overhead", "steps_per_run": args.steps, "repeats": args.repeats,
@@ -190,6 +223,7 @@ def main() -> None:
         "pooled_median_step_s": median,
         "pooled_ratio_core_over_trl": median["core"] / median["trl"],
         "pooled_ratio_noop_plugin_over_trl": median["noop"] / median["trl"],
+        "profiled_own_code": profiled,
         "per_repeat_median_step_s": per_repeat,
         "per_repeat_ratios": ratios,
         "step_times_s": times,
