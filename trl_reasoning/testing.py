@@ -23,6 +23,10 @@
 
   With ``activate=False`` the plugin is only installed, so a recipe can name it:
   ``run_recipe_steps(make_recipe(plugins={"my_plugin": {}}), pm=pm)``.
+
+* ``ParityCorrect``: a reward that decides correctness (``is_correct``) by the parity of a completion's token ids:
+  on the random tiny model it gives groups that are mixed, all right and all wrong, so advantages and
+  correctness-based plugins have something to act on. Register it from a test plugin's ``register_rewards``.
 """
 
 from __future__ import annotations
@@ -33,6 +37,18 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import pytest
+
+class ParityCorrect:
+    """1.0 when the sum of a completion's token ids is even, else 0.0; ``is_correct`` marks the 1.0s."""
+
+    __name__ = "parity_correct"
+
+    def __call__(self, prompts=None, completions=None, completion_ids=None, **kwargs):
+        return [1.0 if sum(ids) % 2 == 0 else 0.0 for ids in completion_ids]
+
+    def is_correct(self, values):
+        return [v == 1.0 for v in values]
+
 
 TINY_TRAINER = {
     "algorithm": "grpo", "max_steps": 2, "num_generations": 4, "per_device_train_batch_size": 4,

@@ -82,3 +82,12 @@ def test_tiny_policy(tiny_policy):
     model, tokenizer = tiny_policy
     ids = tokenizer("What is 2 + 2?", return_tensors="pt")["input_ids"]  # (1, T)
     assert model(ids).logits.shape[:2] == ids.shape  # (1, T, V)
+
+
+def test_parity_correct_reward():
+    from trl_reasoning.testing import ParityCorrect
+
+    reward = ParityCorrect()
+    values = reward(completion_ids=[[1, 1], [1, 2], [], [4]])
+    assert values == [1.0, 0.0, 1.0, 1.0]
+    assert reward.is_correct(values) == [True, False, True, True]

@@ -9,19 +9,10 @@ lengths (it would otherwise always hit ``max_completion_length``), so lengths, a
 from __future__ import annotations
 
 from trl_reasoning import hookimpl
+from trl_reasoning.testing import ParityCorrect
 
 RECORD: list[dict] = []  # one entry per scored generation batch, appended by ``on_rewards``
 EOS_BIAS = {"sequence_bias": [[[2], 7.5]]}  # token 2 is <|im_end|>, SmolLM2's EOS (and the tiny model's)
-
-
-class ParityCorrect:
-    __name__ = "parity_correct"
-
-    def __call__(self, prompts=None, completions=None, completion_ids=None, **kwargs):
-        return [1.0 if sum(ids) % 2 == 0 else 0.0 for ids in completion_ids]
-
-    def is_correct(self, values):
-        return [v == 1.0 for v in values]
 
 
 @hookimpl

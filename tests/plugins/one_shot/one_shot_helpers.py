@@ -4,16 +4,7 @@ model's answers (sum of token ids even), a plugin manager with only what the tes
 from __future__ import annotations
 
 from trl_reasoning import hookimpl
-
-
-class ParityCorrect:
-    __name__ = "parity_correct"
-
-    def __call__(self, prompts=None, completions=None, completion_ids=None, **kwargs):
-        return [1.0 if sum(ids) % 2 == 0 else 0.0 for ids in completion_ids]
-
-    def is_correct(self, values):
-        return [v == 1.0 for v in values]
+from trl_reasoning.testing import ParityCorrect
 
 
 @hookimpl
