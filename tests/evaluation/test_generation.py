@@ -87,3 +87,17 @@ def test_greedy_batched_equals_unbatched(tiny_model_and_tokenizer):
     assert [[c.text for c in s] for s in batched] == [[c.text for c in s] for s in single]
     assert all(samples[0] == samples[1] for samples in batched)  # greedy n=2: one generation, repeated
     assert tokenizer.padding_side == side  # restored after generation
+
+
+def test_generation_leaves_the_callers_random_state_alone(tiny_model_and_tokenizer):
+    """An evaluation in the middle of training must not reseed the training run's sampling."""
+    import torch
+
+    model, tokenizer = tiny_model_and_tokenizer
+    prompts = render_prompts(tokenizer, ["What is 2 + 3?"], "chat")
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    TransformersBackend(model, tokenizer).generate(prompts, SamplingSettings(n=2, temperature=1.0, max_new_tokens=4,
+                                                                            seed=7))
+    assert torch.equal(torch.rand(3), expected)

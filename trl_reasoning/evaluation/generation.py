@@ -98,8 +98,10 @@ class TransformersBackend:
     """Batched ``model.generate`` with left padding; works on CPU and GPU.
 
     ``batch_size`` counts sequences (prompts x samples). Each batch is seeded with ``settings.seed`` plus the index
-    of its first prompt, so a run is reproducible for a given batch size. Greedy decoding with ``n > 1`` generates
-    once per prompt and repeats the completion: the copies would be identical anyway.
+    of its first prompt, so a run is reproducible for a given batch size. The seeding happens inside a forked
+    random state: the caller's torch generators (CPU and the model's GPU) are as they were afterwards, so an
+    evaluation during training leaves the training run's sampling unchanged. Greedy decoding with ``n > 1``
+    generates once per prompt and repeats the completion: the copies would be identical anyway.
     """
 
     name = "transformers"
@@ -122,6 +124,14 @@ class TransformersBackend:
         return ids
 
     def generate(self, prompts: Sequence[str], settings: SamplingSettings) -> list[list[Completion]]:
+        import torch
+
+        device = getattr(self.model, "device", None)
+        gpus = [device.index or 0] if getattr(device, "type", "cpu") == "cuda" else []
+        with torch.random.fork_rng(devices=gpus):
+            return self._generate(prompts, settings)
+
+    def _generate(self, prompts: Sequence[str], settings: SamplingSettings) -> list[list[Completion]]:
         import torch
 
         samples_per_call = 1 if settings.greedy else settings.n
