@@ -59,22 +59,22 @@ def sft_rows(rows: list[dict], section, completion_column: str, completion_templ
     for i, row in enumerate(rows):
         if completion_template is not None:
             try:
-                row = {**row, "__target__": completion_template.format(**row)}
+                target = completion_template.format(**row)
             except (KeyError, IndexError, ValueError) as error:
                 raise DataError(f"trainer.completion_template {completion_template!r} does not fit row {i} of "
                                 f"{section.train!r} ({type(error).__name__}: {error}; columns: {sorted(row)})"
                                 ) from None
-            completion_column = "__target__"
-        if completion_column not in row or row[completion_column] in (None, ""):
+        elif completion_column not in row or row[completion_column] in (None, ""):
             raise DataError(f"row {i} of {section.train!r} has no {completion_column!r} (columns: {sorted(row)}); "
                             "sft and distill train on a worked solution: set trainer.completion_column")
+        else:
+            target = _text(row[completion_column])
         if section.problem_column not in row:
             raise DataError(f"row {i} of {section.train!r} has no {section.problem_column!r} column "
                             f"(columns: {sorted(row)}); set data.problem_column")
         problem = _text(row[section.problem_column])
         prompt = render_prompt(problem, section.template, system_prompt=section.system_prompt,
                                user_template=section.user_template, few_shot=getattr(section, "few_shot", None))
-        target = _text(row[completion_column])
         completion = target if isinstance(prompt, str) else [{"role": "assistant", "content": target}]
         out.append({"prompt": prompt, "completion": completion})
     return out
