@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+NO_DATA_DIR = "set TRL_REASONING_DATA_DIR to the folder with the full benchmark files (math500.jsonl, ...)"
 sys.path.insert(0, str(ROOT))
 
 from trl_reasoning.evaluation.benchmarks import load_benchmark  # noqa: E402
@@ -28,7 +29,7 @@ from trl_reasoning.evaluation.generation import SamplingSettings, TransformersBa
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("TRL_REASONING_DATA_DIR") or (ROOT / ".." / "shared" / "data")).resolve()
+    return Path(os.environ.get("TRL_REASONING_DATA_DIR") or sys.exit(NO_DATA_DIR)).resolve()
 
 
 def timed(backend: TransformersBackend, prompts: list[str], settings: SamplingSettings) -> dict:

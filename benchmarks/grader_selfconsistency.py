@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+NO_DATA_DIR = "set TRL_REASONING_DATA_DIR to the folder with the full benchmark files (math500.jsonl, ...)"
 sys.path.insert(0, str(ROOT))
 
 from trl_reasoning.grading import extract_answer, grade_many  # noqa: E402
@@ -29,7 +30,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=max(2, min(4, os.cpu_count() or 1)))
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "grader_selfconsistency.json"))
     args = parser.parse_args()
-    directory = Path(os.environ.get("TRL_REASONING_DATA_DIR") or (ROOT / ".." / "shared" / "data")).resolve()
+    directory = Path(os.environ.get("TRL_REASONING_DATA_DIR") or sys.exit(NO_DATA_DIR)).resolve()
     report = {}
     for path in sorted(directory.glob("*.jsonl")):
         rows = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]

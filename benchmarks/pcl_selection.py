@@ -9,7 +9,7 @@ Same policy, same candidate pool, same run. From a pool of k*m candidate prompts
   grade them, keep the m whose pass rate is nearest 0.5.
 
 The paper reports PCL 12.1x faster on MATH (16.9x on DeepScaleR) at m = 512, n = 16, k = 4 with vLLM on GPUs
-(research/algorithms.md §6(d)); the ratio grows with n and the completion length, so a CPU run at small n and
+(docs/papers/pcl.md, Results); the ratio grows with n and the completion length, so a CPU run at small n and
 short completions is a different operating point, not a reproduction.
 
     python benchmarks/pcl_selection.py                      # embedded SmolLM2-135M, m=4 k=4 n=8, 32 tokens

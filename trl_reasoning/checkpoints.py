@@ -217,7 +217,9 @@ def build_meta(*, global_step: int, data_fingerprint: str | None, recipe: dict |
 
 def write_meta(folder: str, meta: dict) -> None:
     """Written last: its presence marks the checkpoint complete."""
-    _write_atomic(os.path.join(folder, META_FILE), (json.dumps(meta, indent=2, default=str) + "\n").encode())
+    from .redact import redact
+
+    _write_atomic(os.path.join(folder, META_FILE), (redact(json.dumps(meta, indent=2, default=str)) + "\n").encode())
 
 
 def read_meta(folder: str | os.PathLike) -> dict | None:
@@ -234,6 +236,89 @@ def _write_atomic(path: str, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+# -- one run per output directory ---------------------------------------------------------------------------------------
+
+LOCK_FILE = ".trl-reasoning.lock"
+_HELD: dict[str, "RunLock"] = {}  # realpath of the output dir -> this process's lock on it
+
+
+class OutputDirBusy(ConfigError):
+    """Another run writes into the same output directory."""
+
+
+class RunLock:
+    """An exclusive ``flock`` on ``<output_dir>/.trl-reasoning.lock`` for the life of a run.
+
+    The operating system drops the lock when the process ends, however it ends (a killed run never leaves its
+    output directory locked); the file keeps the holder's pid, command and start time, for the message a second
+    run gets. ``release`` unlocks early (the end of ``run_recipe``).
+    """
+
+    def __init__(self, output_dir: str | os.PathLike):
+        self.output_dir = str(output_dir)
+        self.path = os.path.join(self.output_dir, LOCK_FILE)
+        self._file = None
+
+    def acquire(self) -> "RunLock":
+        import fcntl
+        import sys
+
+        key = os.path.realpath(self.output_dir)
+        stale = _HELD.pop(key, None)
+        if stale is not None:  # this process's earlier run into the same directory ended without releasing it
+            stale.release()
+        os.makedirs(self.output_dir, exist_ok=True)
+        handle = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip()
+            handle.close()
+            raise OutputDirBusy("output_dir", f"{self.output_dir} is in use by another run ({_describe_holder(holder)}"
+                                "): two runs in one directory overwrite each other's checkpoints. Wait for it to "
+                                "finish, stop it, or pass another --output-dir") from None
+        from .redact import redact
+
+        handle.seek(0)
+        handle.truncate()
+        handle.write(redact(json.dumps({"pid": os.getpid(), "command": sys.argv,
+                                        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})) + "\n")
+        handle.flush()
+        self._file = handle
+        _HELD[key] = self
+        return self
+
+    def release(self) -> None:
+        if self._file is not None:
+            import fcntl
+
+            try:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+            finally:
+                self._file.close()
+                self._file = None
+        key = os.path.realpath(self.output_dir)
+        if _HELD.get(key) is self:
+            del _HELD[key]
+
+
+def _describe_holder(text: str) -> str:
+    try:
+        holder = json.loads(text)
+        command = " ".join(map(str, holder.get("command") or [])) or "?"
+        return f"pid {holder.get('pid')}, started {holder.get('started')}: {command}"
+    except (ValueError, AttributeError):
+        return "a process that is still starting"
+
+
+def lock_output_dir(output_dir: str | os.PathLike) -> RunLock | None:
+    """Lock a run's output directory on the main process (rank 0 of a launch; ``None`` on other ranks)."""
+    if int(os.environ.get("RANK", "0") or 0) != 0:
+        return None
+    return RunLock(output_dir).acquire()
 
 
 # -- resume checks ----------------------------------------------------------------------------------------------------

@@ -26,12 +26,15 @@ class ConfigError(Exception):
 
 
 def nearest(key: str, valid: typing.Iterable[str]) -> str | None:
-    matches = difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.6)
+    matches = difflib.get_close_matches(str(key), sorted(map(str, valid)), n=1, cutoff=0.6)
     return matches[0] if matches else None
 
 
 def unknown_key_error(path: str, key: str, valid: typing.Iterable[str]) -> ConfigError:
-    valid = sorted(valid)
+    valid = sorted(map(str, valid))
+    if not isinstance(key, str):
+        return ConfigError(f"{path}.{key}" if path else str(key),
+                           f"keys are names, not {type(key).__name__}s ({key!r}); valid keys: {', '.join(valid[:40])}")
     close = nearest(key, valid)
     hint = f"did you mean {close!r}? " if close else ""
     shown = ", ".join(valid[:40]) + (" ..." if len(valid) > 40 else "")
@@ -53,6 +56,11 @@ def check_type(value: Any, annotation: Any, path: str) -> Any:
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None
+        arms = [arg for arg in args if arg is not type(None)]
+        if len(arms) == 1 or (isinstance(value, dict) and sum(dataclasses.is_dataclass(a) for a in arms) == 1):
+            # one way to read the value (`LoraSection | None` given a mapping): its own error names the inner key
+            arm = arms[0] if len(arms) == 1 else next(a for a in arms if dataclasses.is_dataclass(a))
+            return check_type(value, arm, path)
         errors = []
         for arg in args:
             if arg is type(None):
@@ -138,12 +146,129 @@ def validate_fields(cls: type, raw: dict, path: str) -> dict:
     for key, value in raw.items():
         if key not in fields:
             raise unknown_key_error(path, str(key), fields)
-        out[key] = check_type(value, hints.get(key, Any), f"{path}.{key}" if path else key)
+        key_path = f"{path}.{key}" if path else key
+        out[key] = check_type(value, hints.get(key, Any), key_path)
+        check_bounds(out[key], fields[key].metadata, key_path)
     missing = [name for name, f in fields.items()
                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and name not in out]
     if missing:
         raise ConfigError(path, f"missing required key(s): {', '.join(missing)}")
     return out
+
+
+# -- ranges ----------------------------------------------------------------------------------------------------------
+#
+# A field declares its range in its metadata, next to its help text::
+#
+#     r: int = field(default=16, metadata={"help": "LoRA rank.", **bounds(ge=1)})
+#     max_steps: int = field(..., metadata={**bounds(gt=0, also=(-1,))})      # -1 or a positive count
+#     band: list[float] = field(..., metadata={**bounds(check=ordered_unit_interval)})
+#
+# ``validate_fields`` (so every recipe section and every plugin ``Config``) checks it; TRL's config classes cannot
+# carry our metadata, so their fields' ranges live in ``TRL_FIELD_BOUNDS`` (checked by ``run.prepare``).
+
+
+def bounds(*, ge: float | None = None, gt: float | None = None, le: float | None = None, lt: float | None = None,
+           also: tuple = (), check: typing.Callable[[Any], str | None] | None = None) -> dict:
+    """Field metadata for a range: ``ge``/``gt``/``le``/``lt`` bound a number (or each number of a list), ``also``
+    lists values accepted outside it (``None`` is always accepted), ``check(value)`` returns what is wrong or None."""
+    spec = {name: limit for name, limit in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if limit is not None}
+    if also:
+        spec["also"] = tuple(also)
+    if check is not None:
+        spec["check"] = check
+    return {"bounds": spec}
+
+
+_BOUND_TEXT = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+_BOUND_TEST = {"ge": lambda v, b: v >= b, "gt": lambda v, b: v > b, "le": lambda v, b: v <= b,
+               "lt": lambda v, b: v < b}
+
+
+def range_text(spec: dict) -> str:
+    """``"> 0 (or -1)"``: the range a bounds spec allows, for messages and docs."""
+    parts = [f"{_BOUND_TEXT[name]} {spec[name] if isinstance(spec[name], int) else format(spec[name], 'g')}"
+             for name in ("gt", "ge", "lt", "le") if name in spec]
+    text = " and ".join(parts)
+    if spec.get("also"):
+        text += " (or " + ", ".join(map(repr, spec["also"])) + ")"
+    return text
+
+
+def check_bounds(value: Any, metadata: typing.Mapping | dict, path: str) -> None:
+    """Raise ``ConfigError`` when ``value`` lies outside the range that ``metadata["bounds"]`` declares."""
+    spec = (metadata or {}).get("bounds")
+    if not spec or value is None:
+        return
+    check = spec.get("check")
+    if check is not None:
+        problem = check(value)
+        if problem:
+            raise ConfigError(path, f"{problem}, got {value!r}")
+    if value in spec.get("also", ()):
+        return
+    numbers = value if isinstance(value, (list, tuple)) else [value]
+    for index, number in enumerate(numbers):
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            continue
+        for name, test in _BOUND_TEST.items():
+            if name in spec and not test(number, spec[name]):
+                where = f"{path}[{index}]" if numbers is value else path
+                raise ConfigError(where, f"must be {range_text(spec)}, got {number!r}")
+
+
+def ordered_unit_interval(value: Any) -> str | None:
+    """``[lo, hi]`` with ``0 <= lo <= hi <= 1`` (a pass-rate band)."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        return "expected [lo, hi], two numbers"
+    lo, hi = value
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return "expected [lo, hi], two numbers"
+    if not (0 <= lo <= hi <= 1):
+        return "expected [lo, hi] with 0 <= lo <= hi <= 1"
+    return None
+
+
+# Ranges of TRL / transformers config fields that recipes pass through (by TRL name; applied when the algorithm's
+# config class has the field). TRL itself checks some of these only after the model has loaded, or not at all.
+TRL_FIELD_BOUNDS: dict[str, dict] = {
+    "learning_rate": bounds(gt=0)["bounds"],
+    "temperature": bounds(gt=0)["bounds"],
+    "top_p": bounds(gt=0, le=1)["bounds"],
+    "top_k": bounds(ge=0)["bounds"],
+    "min_p": bounds(ge=0, le=1)["bounds"],
+    "repetition_penalty": bounds(gt=0)["bounds"],
+    "num_generations": bounds(ge=1)["bounds"],
+    "num_generations_eval": bounds(ge=1)["bounds"],
+    "max_completion_length": bounds(ge=1)["bounds"],
+    "max_prompt_length": bounds(ge=1)["bounds"],
+    "max_length": bounds(ge=1)["bounds"],
+    "gradient_accumulation_steps": bounds(ge=1)["bounds"],
+    "per_device_train_batch_size": bounds(ge=1)["bounds"],
+    "per_device_eval_batch_size": bounds(ge=1)["bounds"],
+    "steps_per_generation": bounds(ge=1)["bounds"],
+    "generation_batch_size": bounds(ge=1)["bounds"],
+    "num_iterations": bounds(ge=1)["bounds"],
+    "max_steps": bounds(gt=0, check=lambda v: None if v != -1 else (
+        "-1 is TRL's 'no step limit: train num_train_epochs epochs', easy to set by mistake in a recipe: give a "
+        "positive step count, or leave max_steps out and set num_train_epochs"))["bounds"],
+    "num_train_epochs": bounds(gt=0)["bounds"],
+    "logging_steps": bounds(gt=0)["bounds"],
+    "save_steps": bounds(gt=0)["bounds"],
+    "eval_steps": bounds(gt=0)["bounds"],
+    "save_total_limit": bounds(ge=1)["bounds"],
+    "warmup_ratio": bounds(ge=0, le=1)["bounds"],
+    "warmup_steps": bounds(ge=0)["bounds"],
+    "weight_decay": bounds(ge=0)["bounds"],
+    "max_grad_norm": bounds(ge=0)["bounds"],
+    "adam_beta1": bounds(ge=0, lt=1)["bounds"],
+    "adam_beta2": bounds(ge=0, lt=1)["bounds"],
+    "adam_epsilon": bounds(gt=0)["bounds"],
+    "beta": bounds(ge=0)["bounds"],
+    "epsilon": bounds(ge=0)["bounds"],
+    "epsilon_high": bounds(ge=0)["bounds"],
+    "dataloader_num_workers": bounds(ge=0)["bounds"],
+}
 
 
 def build_dataclass(cls: type, raw: dict | None, path: str):

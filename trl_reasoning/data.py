@@ -8,6 +8,7 @@ Sources (``data.train`` in a recipe):
   then ``$TRL_REASONING_DATA_DIR``, then the Hub where the name has a Hub id.
 * a local ``.jsonl`` / ``.json`` / ``.parquet`` file.
 * a Hub dataset id (``datasets.load_dataset(id, split=...)``).
+* one file by URL, e.g. ``hf://datasets/<owner>/<name>/<file>.jsonl`` (``read_remote_rows``).
 
 Every training row gets ``prompt`` (conversational messages, or a string for the ``plain`` template),
 ``problem``, ``answer`` and ``prompt_id``: an integer that stays the same for the same row across runs, resumes
@@ -25,7 +26,15 @@ from pathlib import Path
 from typing import Any
 
 QWEN25_MATH_COT_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
-TEMPLATES = ("chat", "qwen25-math-cot", "plain", "custom")
+# LLaMA-Factory's literal prompt formats that the Flexible Realignment authors trained with (`template: deepseek` for
+# TrRa, `deepseek3` for InRa): (system format, user turn ending where the response begins). They render as one string,
+# so no chat template can rewrite the response: the tokenizer's BOS starts the sequence and TRL's SFT appends the EOS,
+# as LLaMA-Factory's prefix and assistant formats do (trainers/sft.py).
+LITERAL_TEMPLATES = {
+    "deepseek": ("{system}\n\n", "User: {user}\n\nAssistant:"),
+    "deepseek3": ("{system}", "<\uff5cUser\uff5c>{user}<\uff5cAssistant\uff5c>"),
+}
+TEMPLATES = ("chat", "qwen25-math-cot", "plain", "custom", *LITERAL_TEMPLATES)
 LOCAL_NAMES = {
     "math500": "math500.jsonl", "aime24": "aime24.jsonl", "aime25": "aime25.jsonl", "amc23": "amc23.jsonl",
     "amc_aimo83": "amc_aimo83.jsonl", "minerva_math": "minerva_math.jsonl", "olympiadbench": "olympiadbench.jsonl",
@@ -146,6 +155,21 @@ def read_rows(path: Path) -> list[dict]:
     raise DataError(f"{path}: unsupported file type {suffix!r} (use .jsonl, .json or .parquet)")
 
 
+def read_remote_rows(url: str) -> list[dict]:
+    """Rows of one remote ``.jsonl`` / ``.json`` / ``.parquet`` file, read with ``datasets``' file builders: e.g.
+    ``hf://datasets/foreverlasting1202/QuestA/OpenR1-50-0-4.jsonl``, one pool of a Hub dataset that holds several
+    (loading the dataset id would concatenate them)."""
+    builder = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}.get(Path(url.split("?")[0]).suffix.lower())
+    if builder is None:
+        raise DataError(f"{url}: a URL must name a .jsonl, .json or .parquet file")
+    import datasets
+
+    try:
+        return datasets.load_dataset(builder, data_files=url, split="train").to_list()
+    except Exception as exc:  # network, missing file, bad JSON: name the URL and the cause
+        raise DataError(f"dataset file {url!r} could not be read ({type(exc).__name__}: {exc})") from None
+
+
 def load_rows(source: str, *, split: str = "train", data_dir: str | None = None, options: dict | None = None
               ) -> list[dict]:
     """Rows of a dataset source as plain dicts (see the module docstring for the sources)."""
@@ -156,6 +180,8 @@ def load_rows(source: str, *, split: str = "train", data_dir: str | None = None,
         return parts[split]
     if source.startswith("embedded:"):
         raise DataError(f"unknown embedded dataset {source!r}; known: embedded:arithmetic")
+    if "://" in source:  # one file of a Hub dataset (hf://datasets/<owner>/<name>/<file>) or another fsspec URL
+        return read_remote_rows(source)
     looked = []
     path = Path(source).expanduser()
     if path.suffix.lower() in (".jsonl", ".json", ".parquet") or source.startswith((".", "/", "~")):
@@ -187,7 +213,9 @@ def load_rows(source: str, *, split: str = "train", data_dir: str | None = None,
 
 def render_prompt(problem: str, template: str = "chat", *, system_prompt: str | None = None,
                   user_template: str = "{problem}", few_shot: list[dict] | None = None) -> list[dict] | str:
-    """The prompt for one problem: conversational messages (chat templates) or a plain string (``plain``).
+    """The prompt for one problem: conversational messages (chat templates) or a plain string (``plain``, and the
+    literal formats ``deepseek``: ``User: {problem}\n\nAssistant:`` and ``deepseek3``:
+    ``<\uff5cUser\uff5c>{problem}<\uff5cAssistant\uff5c>``, see ``LITERAL_TEMPLATES``).
 
     ``few_shot`` rows (``problem`` and ``solution``) become earlier user/assistant turns (or, for ``plain``,
     "problem\nsolution" paragraphs): the cheapest way to make a weak model show the answer format in its samples.
@@ -198,6 +226,12 @@ def render_prompt(problem: str, template: str = "chat", *, system_prompt: str | 
     shots = [(user_template.replace("{problem}", str(ex["problem"])), str(ex["solution"])) for ex in few_shot or []]
     if template == "plain":
         return "".join(f"{q}\n{a}\n\n" for q, a in shots) + user
+    if template in LITERAL_TEMPLATES:
+        if shots:
+            raise DataError(f"template {template!r} renders one user turn; few_shot needs a chat template")
+        system_format, user_format = LITERAL_TEMPLATES[template]
+        return (system_format.replace("{system}", system_prompt) if system_prompt else "") + user_format.replace(
+            "{user}", user)
     system = QWEN25_MATH_COT_SYSTEM if template == "qwen25-math-cot" and system_prompt is None else system_prompt
     messages = [{"role": "system", "content": system}] if system else []
     for question, answer in shots:

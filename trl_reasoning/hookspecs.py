@@ -105,7 +105,22 @@ def run_stages(recipe, args):
     state carry over; the sampler starts afresh; the LR schedule follows the new ``max_steps``. ``--resume`` starts
     in the stage whose range holds the checkpoint's step. Use it only for what one trainer cannot change (the
     batch shape: ``num_generations``, prompts per step); ``schedule`` changes the rest on the exact step.
-    Built-in user: FastCuRL's stage table (a new trainer when prompts per step or generations per prompt change).
+    A stage may also carry ``fresh_optimizer: True`` (not a trainer field): its trainer then starts with a new
+    optimizer and LR scheduler at the boundary (and on ``--resume`` from the boundary checkpoint), as a separate
+    job would; a resume inside the stage still restores them. Refused under DeepSpeed.
+    Built-in user: FastCuRL's stage table (a new trainer when prompts per step or generations per prompt change,
+    and at every stage with a fresh AdamW, as the authors' separate verl jobs).
+    """
+
+
+@hookspec
+def validate_run(recipe, args):
+    """Refuse a combination of settings this active plugin cannot work with: raise
+    ``ConfigError(key_path, message)`` naming the keys and the fix; return nothing.
+
+    ``args`` is the trainer config the recipe builds (TRL's defaults filled in). Fires once per ``run_recipe``,
+    after the recipe is validated and before any model or data loads, on every rank. Built-in user: InRa refuses
+    ``trainer.use_vllm`` (vLLM builds the policy without the inserted layer).
     """
 
 

@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from . import redact
+
 FINAL_DIR = "final"
 CARD_FILE = "README.md"
 RUN_FILES = ("recipe.resolved.yaml", "metrics.jsonl", "results.json", "provenance.json", "summary.md")
@@ -210,10 +212,9 @@ def write_model_card(output_dir: str | Path, recipe, pm=None, results: dict | No
     repo_id = repo_id or getattr(getattr(recipe, "hub", None), "repo_id", None)
     text = model_card(output_dir, recipe, pm=pm, results=results, repo_id=repo_id)
     output_dir.mkdir(parents=True, exist_ok=True)
-    path = output_dir / CARD_FILE
-    path.write_text(text, encoding="utf-8")
+    path = redact.write_text(output_dir / CARD_FILE, text)
     if (output_dir / FINAL_DIR).is_dir():
-        (output_dir / FINAL_DIR / CARD_FILE).write_text(text, encoding="utf-8")
+        redact.write_text(output_dir / FINAL_DIR / CARD_FILE, text)
     return path
 
 
@@ -273,6 +274,36 @@ def _plugin_manager(recipe):
 
 
 def _upload(repo_id: str, files: list[tuple[str, Path | bytes]], private: bool, message: str) -> str:
+    """One commit of ``files`` to ``repo_id``; any failure of the Hub or the network is a one-line ``HubError``."""
+    try:
+        return _create_and_commit(repo_id, files, private, message)
+    except HubError:
+        raise
+    except Exception as exc:
+        raise HubError(hub_failure(exc, repo_id)) from exc
+
+
+def hub_failure(exc: BaseException, repo_id: str) -> str:
+    """What went wrong talking to the Hub, in one line with what to check (no token in it)."""
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    chain, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    names = {type(e).__name__ for e in chain}
+    detail = " ".join(str(chain[0]).split())[:300]
+    if names & {"ConnectError", "ConnectTimeout", "ReadTimeout", "ConnectionError", "OfflineModeIsEnabled"}:
+        what = (f"cannot reach the Hub at {endpoint}: check the network connection and HF_ENDPOINT "
+                "(HF_HUB_OFFLINE must be unset to push)")
+    elif any("401" in str(e) or "403" in str(e) for e in chain):
+        what = f"the Hub at {endpoint} refused the token: log in with `huggingface-cli login` or set HF_TOKEN"
+    else:
+        what = f"the Hub at {endpoint} answered with an error: check the repository id and your login"
+    return redact.redact(f"push to {repo_id} failed: {what} ({type(chain[0]).__name__}: {detail})")
+
+
+def _create_and_commit(repo_id: str, files: list[tuple[str, Path | bytes]], private: bool, message: str) -> str:
     from huggingface_hub import CommitOperationAdd, HfApi
 
     api = HfApi()  # token: HF_TOKEN or the stored login, resolved inside huggingface_hub
@@ -316,7 +347,7 @@ def push_checkpoint(checkpoint: str | Path, output_dir: str | Path, repo_id: str
     try:
         recipe = recipe or load_run_recipe(output_dir)
         text = model_card(output_dir, recipe, pm=pm, repo_id=repo_id)
-        files = model_files(checkpoint) + run_files(output_dir) + [(CARD_FILE, text.encode("utf-8"))]
+        files = model_files(checkpoint) + run_files(output_dir) + [(CARD_FILE, redact.redact(text).encode("utf-8"))]
         return _upload(repo_id, files, private, f"trl-reasoning {checkpoint.name}")
     except Exception as exc:
         console.print(f"[yellow]warning:[/] push of {checkpoint.name} to {repo_id} failed: "

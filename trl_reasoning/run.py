@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config_schema import ConfigError, check_type, unknown_key_error
+from . import checkpoints, redact
+from .config_schema import ConfigError, check_bounds, check_type, unknown_key_error
 from .plugins import PluginManager, load_module
 from .recipe import Recipe
 
@@ -40,6 +41,7 @@ class PreparedRun:
     config_class: type
     trainer_kwargs: dict
     reward_specs: list
+    eval_plan: Any = None  # evaluation.recipe_eval.EvalPlan: the recipe's `eval` section, checked
 
 
 def trainer_field_types(config_class: type) -> dict[str, Any]:
@@ -52,8 +54,13 @@ def trainer_field_types(config_class: type) -> dict[str, Any]:
     return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(config_class) if f.init}
 
 
-def prepare(recipe: Recipe, pm: PluginManager | None = None) -> PreparedRun:
-    """Validate a recipe against the installed plugins, trainers and rewards; load nothing heavy."""
+def prepare(recipe: Recipe, pm: PluginManager | None = None, allow_imports: str | None = None) -> PreparedRun:
+    """Validate a recipe against the installed plugins, trainers and rewards; load nothing heavy.
+
+    ``allow_imports``: module prefixes a recipe's dotted import paths may name (``"*"``: any; default
+    ``$TRL_REASONING_ALLOW_IMPORTS``, which ``trl-reason run --allow-imports`` sets). Without it a recipe is data: a
+    dotted path is refused before anything is imported (see ``resolve_reward``).
+    """
     pm = pm or PluginManager()
     pm.activate(recipe.plugins)
     trainers = pm.trainers()
@@ -76,25 +83,215 @@ def prepare(recipe: Recipe, pm: PluginManager | None = None) -> PreparedRun:
         if key in ("output_dir", "seed"):
             raise ConfigError(f"trainer.{key}", f"set the top-level `{key}` of the recipe instead")
         kwargs[key] = check_type(value, fields[key], f"trainer.{key}")
+        check_bounds(kwargs[key], trainer_field_bounds(config_class, key), f"trainer.{key}")
+    check_trainer_relations(config_class, kwargs)
+    check_remote_code(recipe, kwargs)
+    check_data_options(recipe)
     registry = pm.rewards()
+    allowed = allowed_import_prefixes(allow_imports)
     specs = []
     for i, spec in enumerate(recipe.rewards):
-        if spec.name in registry:
-            factory = registry[spec.name]
-        elif "." in spec.name or ":" in spec.name:
-            try:
-                factory = load_module(spec.name)
-            except Exception as exc:
-                raise ConfigError(f"rewards[{i}].name", f"cannot import {spec.name!r}: {exc}") from None
-        else:
-            from .config_schema import nearest
-
-            close = nearest(spec.name, registry)
-            hint = f" Did you mean {close!r}?" if close else ""
-            raise ConfigError(f"rewards[{i}].name", f"unknown reward {spec.name!r}.{hint} Registered: "
-                              f"{', '.join(sorted(registry))}; or give a dotted import path (my_module.my_reward)")
+        factory = resolve_reward(spec.name, registry, allowed, f"rewards[{i}].name")
+        check_reward_config(factory, spec.config, f"rewards[{i}].config", spec.name)
         specs.append((spec, factory))
-    return PreparedRun(recipe, pm, trainer_class, config_class, kwargs, specs)
+    from .evaluation.recipe_eval import plan_eval
+
+    eval_plan = plan_eval(recipe, pm)  # benchmarks, protocol overrides and plugin eval options, no rows loaded
+    return PreparedRun(recipe, pm, trainer_class, config_class, kwargs, specs, eval_plan)
+
+
+# -- validation helpers of `prepare` ----------------------------------------------------------------------------------
+
+ALLOW_IMPORTS_ENV = "TRL_REASONING_ALLOW_IMPORTS"
+
+
+def trainer_field_bounds(config_class: type, key: str) -> dict:
+    """The range of a trainer field: its own ``bounds`` metadata (trl-reasoning's config classes and plugins'),
+    else ``TRL_FIELD_BOUNDS`` for TRL's fields."""
+    from .config_schema import TRL_FIELD_BOUNDS
+
+    for f in dataclasses.fields(config_class):
+        if f.name == key and f.metadata.get("bounds"):
+            return f.metadata
+    return {"bounds": TRL_FIELD_BOUNDS[key]} if key in TRL_FIELD_BOUNDS else {}
+
+
+def _is_core_grpo_config(config_class: type) -> bool:
+    """The core's GRPO config (or TRL's own): a plugin's subclass (PPO allows one generation) checks its own
+    relations in ``__post_init__``, which runs before any model loads too."""
+    from .trainers.grpo import ReasoningGRPOConfig
+
+    return config_class is ReasoningGRPOConfig or (config_class.__name__ == "GRPOConfig"
+                                                   and config_class.__module__.startswith("trl."))
+
+
+def check_trainer_relations(config_class: type, kwargs: dict) -> None:
+    """Relations between TRL fields that TRL checks late (or by dividing by zero): GRPO's generation batch holds
+    whole groups of ``num_generations`` completions."""
+    defaults = {f.name: f.default for f in dataclasses.fields(config_class) if f.default is not dataclasses.MISSING}
+
+    def value(name):
+        return kwargs.get(name, defaults.get(name))
+
+    if not _is_core_grpo_config(config_class):
+        return
+    generations = value("num_generations")
+    if generations is not None and generations < 2:
+        raise ConfigError("trainer.num_generations", f"GRPO compares completions of the same prompt, so it needs at "
+                          f"least 2 per prompt, got {generations}")
+    per_device, accumulation = value("per_device_train_batch_size"), value("gradient_accumulation_steps")
+    steps, batch = value("steps_per_generation"), value("generation_batch_size")
+    if steps is not None and batch is not None:
+        raise ConfigError("trainer.generation_batch_size", "set generation_batch_size or steps_per_generation, not "
+                          "both (one follows from the other)")
+    world = max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))
+    if batch is None and None not in (per_device, accumulation, generations):
+        batch = per_device * world * (steps or accumulation)
+        how = (f"per_device_train_batch_size ({per_device}) x processes ({world}) x "
+               f"{'steps_per_generation' if steps else 'gradient_accumulation_steps'} ({steps or accumulation})")
+    else:
+        how = f"generation_batch_size ({batch})"
+    if batch is not None and generations and batch % generations:
+        raise ConfigError("trainer.num_generations", f"each generation batch holds whole groups, but {how} = "
+                          f"{batch} is not divisible by num_generations ({generations}); e.g. set "
+                          f"per_device_train_batch_size to a multiple of {generations}")
+
+
+def check_data_options(recipe: Recipe) -> None:
+    """Generator options of embedded data: names, types and ranges, before any row is generated."""
+    if recipe.data.train != "embedded:arithmetic":
+        return
+    from .config_schema import build_dataclass
+    from .data import ArithmeticOptions
+
+    options = build_dataclass(ArithmeticOptions, recipe.data.options, "data.options")
+    checks = [("min_operand", options.min_operand >= 0, "must be >= 0"),
+              ("max_operand", options.max_operand >= options.min_operand,
+               f"must be >= min_operand ({options.min_operand})"),
+              ("terms", options.terms >= 1, "must be >= 1"),
+              ("n_train", options.n_train >= 1, "must be >= 1"),
+              ("n_test", options.n_test >= 0, "must be >= 0"),
+              ("operations", len(options.operations) >= 1 and set(options.operations) <= {"+", "-", "*"},
+               "must be a non-empty list of +, - and *")]
+    for key, ok, must in checks:
+        if not ok:
+            raise ConfigError(f"data.options.{key}", f"{must}, got {getattr(options, key)!r}")
+
+
+TRUST_REMOTE_CODE_ENV = "TRL_REASONING_TRUST_REMOTE_CODE"
+
+
+def check_remote_code(recipe: Recipe, trainer_kwargs: dict) -> None:
+    """``trust_remote_code`` runs a model repository's Python code: a recipe asks for it, the user grants it
+    (``trl-reason run --trust-remote-code``, or ``$TRL_REASONING_TRUST_REMOTE_CODE=1``)."""
+    if os.environ.get(TRUST_REMOTE_CODE_ENV, "") not in ("", "0", "false"):
+        return
+    init_kwargs = trainer_kwargs.get("model_init_kwargs") or {}
+    for path, wanted in (("model.trust_remote_code", recipe.model.trust_remote_code),
+                         ("trainer.model_init_kwargs.trust_remote_code",
+                          isinstance(init_kwargs, dict) and init_kwargs.get("trust_remote_code"))):
+        if wanted:
+            raise ConfigError(path, f"runs the Python code of the model repository ({recipe.model.name_or_path}); "
+                              "a recipe cannot turn that on by itself: add --trust-remote-code to the command if "
+                              "you trust that repository")
+
+
+def allowed_import_prefixes(allow_imports: str | None = None) -> tuple[str, ...]:
+    """``("*",)``, ``("my_rewards", "lab.rewards")`` or ``()`` from ``--allow-imports`` / the environment."""
+    raw = allow_imports if allow_imports is not None else os.environ.get(ALLOW_IMPORTS_ENV, "")
+    return tuple(part.strip() for part in str(raw).split(",") if part.strip())
+
+
+def _import_allowed(dotted: str, allowed: tuple[str, ...]) -> bool:
+    module = dotted.partition(":")[0]
+    return "*" in allowed or any(module == prefix or module.startswith(prefix.rstrip(".") + ".")
+                                 for prefix in allowed)
+
+
+def _qualified_names(obj) -> set[str]:
+    module, name = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    return {f"{module}.{name}", f"{module}:{name}"} if module and name else set()
+
+
+def _declares_reward_signature(obj) -> bool:
+    """A TRL reward: a function, or a class whose instances are called, taking ``completions`` by name."""
+    import inspect
+
+    target = obj.__call__ if isinstance(obj, type) else obj
+    if not (inspect.isfunction(target) or inspect.ismethod(target)):
+        return False
+    try:
+        return "completions" in inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def resolve_reward(name: str, registry: dict, allowed: tuple[str, ...], path: str):
+    """A reward factory from a registered name or, when the user allows it, a dotted import path.
+
+    A dotted path that names a registered reward's own class (``trl_reasoning.grading.reward.CorrectnessReward``)
+    resolves to it without importing anything. Any other dotted path is refused unless its module is allowed
+    (``--allow-imports``), and is then accepted only if it declares the reward signature (``completions``).
+    """
+    if name in registry:
+        return registry[name]
+    if "." not in name and ":" not in name:
+        from .config_schema import nearest
+
+        close = nearest(name, registry)
+        hint = f" Did you mean {close!r}?" if close else ""
+        raise ConfigError(path, f"unknown reward {name!r}.{hint} Registered: {', '.join(sorted(registry))}; or "
+                          "give a dotted import path (my_module.my_reward) and run with --allow-imports my_module")
+    for registered, factory in registry.items():
+        if name in _qualified_names(factory):
+            return factory
+    if not _import_allowed(name, allowed):
+        module = name.partition(":")[0].rpartition(".")[0] if ":" not in name else name.partition(":")[0]
+        raise ConfigError(path, f"{name!r} is an import path, and a recipe is data: it cannot run code unless you "
+                          f"allow it. Use a registered reward ({', '.join(sorted(registry))}), or run with "
+                          f"--allow-imports {module.split('.')[0] or name} if you trust this recipe")
+    try:
+        factory = load_module(name)
+    except Exception as exc:
+        raise ConfigError(path, f"cannot import {name!r}: {type(exc).__name__}: {exc}") from None
+    if not _declares_reward_signature(factory):
+        raise ConfigError(path, f"{name!r} is not a reward: a reward is a function, or a class with __call__, "
+                          "taking (prompts, completions, completion_ids, **columns) and returning a list of floats")
+    return factory
+
+
+def check_reward_config(factory, config: dict, path: str, name: str) -> None:
+    """``rewards[i].config`` against the factory's signature: names, required options and annotated types."""
+    import inspect
+    import typing
+
+    if not isinstance(factory, type) and _declares_reward_signature(factory):
+        if config:
+            raise ConfigError(path, f"{name!r} is a reward function itself, it takes no config (its keyword "
+                              "arguments come from the dataset's columns); remove `config`")
+        return
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    named = {k: p for k, p in params.items() if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                                            inspect.Parameter.KEYWORD_ONLY)}
+    for key in config:
+        if key not in named:
+            raise unknown_key_error(path, key, named) if named else ConfigError(
+                f"{path}.{key}", f"reward {name!r} takes no options; remove `config`")
+    missing = [k for k, p in named.items() if p.default is inspect.Parameter.empty and k not in config]
+    if missing:
+        raise ConfigError(path, f"reward {name!r} needs option(s) {', '.join(missing)}")
+    try:
+        hints = typing.get_type_hints(factory.__init__ if isinstance(factory, type) else factory)
+    except Exception:
+        hints = {}
+    for key, value in config.items():
+        if key in hints:
+            check_type(value, hints[key], f"{path}.{key}")
 
 
 def build_config(prepared: PreparedRun, output_dir: str, overrides: dict | None = None):
@@ -225,31 +422,43 @@ def run_recipe(recipe: Recipe, output_dir: str | None = None, resume: str | bool
     output_dir = str(output_dir or recipe.output_dir)
     recipe.output_dir = output_dir
     prepared = prepare(recipe, pm)
+    prepared.pm.hook.validate_run(recipe=recipe, args=build_config(prepared, output_dir))  # before any model loads
     Path(output_dir).mkdir(parents=True, exist_ok=True)
-    (Path(output_dir) / "recipe.resolved.yaml").write_text(recipe.to_yaml(), encoding="utf-8")
+    lock = checkpoints.lock_output_dir(output_dir)  # a second run into this directory exits 2 naming this one
+    redact.write_text(Path(output_dir) / "recipe.resolved.yaml", recipe.to_yaml())
     started = time.time()
-    evaluator = _heldout_evaluator(recipe)
+    evaluator = _heldout_evaluator(prepared, output_dir)  # loads the benchmarks' rows: missing data stops here
     extra = []
     if evaluator is not None and recipe.eval.every_steps:
         from .evaluation.training import EvalCallback
 
         extra.append(EvalCallback(evaluator, recipe.eval.every_steps, None, at_start=False, at_end=False))
     checkpoint = _resolve_resume(resume, output_dir)
+    if checkpoint and os.environ.get("RANK", "0") == "0":
+        console.print(f"resuming from {checkpoint} (step {checkpoints.checkpoint_step(checkpoint)})", highlight=False,
+                      soft_wrap=True)
     stages, first = _stage_plan(prepared, output_dir, checkpoint)
     trainer = build_trainer(prepared, output_dir, extra, _stage_overrides(stages, first, checkpoint))
+    _start_fresh_if_asked(trainer, stages, first, checkpoint)
     if extra:
         extra[0].on_result = _eval_logger(trainer, output_dir)
     is_main = trainer.accelerator.is_main_process
+    if evaluator is not None:
+        evaluator.write = is_main  # every rank generates (sharded weights need all), the main one writes
+    _warn_master_weights(trainer, recipe, is_main)
+    if is_main and (line := importance_sampling_line(trainer.args)):
+        from .progress import console
+
+        console.print(line, highlight=False)
     if is_main:
-        (Path(output_dir) / "provenance.json").write_text(json.dumps(provenance(
+        redact.write_json(Path(output_dir) / "provenance.json", provenance(
             recipe, getattr(trainer, "data_fingerprint", None), prepared.pm, trainer.accelerator.num_processes,
-            checkpoint),
-            indent=2), encoding="utf-8")
+            checkpoint), indent=2)
     results: dict[str, Any] = {"recipe": recipe.source, "output_dir": output_dir}
     if evaluator is not None and recipe.eval.before and not resume:
         console.print("[bold]held-out evaluation before training[/]")
-        results["before"] = evaluator(trainer.model, trainer.processing_class)
-        _eval_logger(trainer, output_dir)(0, results["before"])
+        results["before"] = evaluator(trainer.model, trainer.processing_class, step=trainer.state.global_step)
+        _eval_logger(trainer, output_dir)(trainer.state.global_step, results["before"])
     train_output = trainer.train(resume_from_checkpoint=checkpoint)
     for index in range(first + 1, len(stages)):  # run_stages: the next trainer starts from the boundary checkpoint
         boundary = _save_boundary(trainer)
@@ -258,40 +467,51 @@ def run_recipe(recipe: Recipe, output_dir: str | None = None, resume: str | bool
 
         gc.collect()
         trainer = build_trainer(prepared, output_dir, extra, _stage_overrides(stages, index, boundary))
+        _start_fresh_if_asked(trainer, stages, index, boundary)
         train_output = trainer.train(resume_from_checkpoint=boundary)
     results["train"] = {"global_step": trainer.state.global_step, "train_runtime": train_output.metrics.get(
         "train_runtime"), "train_loss": train_output.training_loss}
     if evaluator is not None and recipe.eval.after:
+        step = trainer.state.global_step
+        logged = step in evaluator.history  # evaluated at this step already (every_steps): logged then
         console.print("[bold]held-out evaluation after training[/]")
-        results["after"] = evaluator(trainer.model, trainer.processing_class)
-        _eval_logger(trainer, output_dir)(trainer.state.global_step, results["after"])
+        results["after"] = evaluator(trainer.model, trainer.processing_class, step=step)
+        if not logged:
+            _eval_logger(trainer, output_dir)(step, results["after"])
+    if evaluator is not None and evaluator.history:
+        results["eval"] = evaluator.summary()
+    if "after" in results:
+        from .evaluation.runner import grader_identity
+
+        # `after` is always the last weights; choosing among checkpoints is `trl-reason eval --checkpoints`'s job.
+        results["reported"] = {"checkpoint": "last", "global_step": trainer.state.global_step,
+                               "rule": "the weights at the end of training (no best-checkpoint selection)",
+                               "grader": grader_identity(), "generation_backend": "transformers"}
     results["plugin_state_keys"] = sorted(trainer.plugin_states())
     results["elapsed_s"] = round(time.time() - started, 1)
     final_dir = Path(output_dir) / "final"
     trainer.save_model(str(final_dir))  # every rank: DeepSpeed ZeRO-3 and FSDP gather the weights collectively
     if is_main:
         trainer.processing_class.save_pretrained(str(final_dir))
-        (Path(output_dir) / "results.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+        redact.write_json(Path(output_dir) / "results.json", results, indent=2, default=str)
         write_plots(output_dir)
         print_results(results, trainer)
         _finish_lifecycle(recipe, results, output_dir, prepared.pm)
+    if lock is not None:
+        lock.release()
     results["trainer"] = trainer
     return results
 
 
-def _heldout_evaluator(recipe: Recipe):
-    if not (recipe.eval.before or recipe.eval.after or recipe.eval.every_steps):
+def _heldout_evaluator(prepared: PreparedRun, output_dir: str):
+    """The recipe's evaluation (``eval`` section: the data's held-out split and named benchmarks) when the run
+    evaluates at all; the same runs ``trl-reason eval --recipe`` evaluates a checkpoint with."""
+    recipe, plan = prepared.recipe, prepared.eval_plan
+    if plan is None or not plan.benchmarks or not (recipe.eval.before or recipe.eval.after or recipe.eval.every_steps):
         return None
-    from .data import load_test_rows
+    from .evaluation.recipe_eval import RecipeEvaluation
 
-    rows = load_test_rows(recipe.data)[: recipe.eval.limit]
-    if not rows:
-        return None
-    from .evaluation.training import HeldOutEvaluator
-
-    return HeldOutEvaluator(rows, template=recipe.data.template, system_prompt=recipe.data.system_prompt,
-                            user_template=recipe.data.user_template, few_shot=recipe.data.few_shot,
-                            max_new_tokens=recipe.eval.max_new_tokens, batch_size=recipe.eval.batch_size)
+    return RecipeEvaluation(recipe, plan, prepared.pm, output_dir=output_dir)
 
 
 def _stage_plan(prepared: PreparedRun, output_dir: str, checkpoint: str | None) -> tuple[list[dict], int]:
@@ -316,9 +536,59 @@ def _stage_plan(prepared: PreparedRun, output_dir: str, checkpoint: str | None) 
 
 def _stage_overrides(stages: list[dict], index: int, checkpoint: str | None) -> dict:
     """A later stage's trainer starts its sampler afresh from the checkpoint it resumes (``ignore_data_skip``)."""
+    overrides = {k: v for k, v in stages[index].items() if k not in STAGE_KEYS}
     if index > 0 and checkpoint is not None:
-        return {**stages[index], "ignore_data_skip": True}
-    return dict(stages[index])
+        return {**overrides, "ignore_data_skip": True}
+    return overrides
+
+
+STAGE_KEYS = ("fresh_optimizer",)  # run_stages keys that are not trainer-config fields
+
+
+def _start_fresh_if_asked(trainer, stages: list[dict], index: int, checkpoint: str | None) -> None:
+    """``fresh_optimizer``: a stage whose trainer resumes from the checkpoint at its first step (the boundary, in
+    the run or on ``--resume``) starts with a new optimizer and LR scheduler; a resume inside the stage restores
+    them as usual. Refused under DeepSpeed (checked when the first trainer is built, before training)."""
+    if trainer.is_deepspeed_enabled and any(stage.get("fresh_optimizer") for stage in stages[index:]):
+        raise ConfigError("plugins", "a stage asks for a fresh optimizer (fresh_optimizer), but DeepSpeed restores "
+                          "the optimizer together with the weights; launch without DeepSpeed or turn the plugin's "
+                          "fresh-optimizer setting off")
+    if index == 0 or checkpoint is None or not stages[index].get("fresh_optimizer"):
+        return
+    from transformers.trainer import TRAINER_STATE_NAME
+
+    state = Path(checkpoint) / TRAINER_STATE_NAME
+    step = json.loads(state.read_text(encoding="utf-8"))["global_step"] if state.exists() else None
+    if step == stages[index - 1]["max_steps"]:
+        trainer.fresh_optimizer = True  # read by the trainers' _load_optimizer_and_scheduler
+
+
+def importance_sampling_line(args) -> str | None:
+    """One line naming the loss corrections TRL 1.16 applies by default, for a run that generates with vLLM (they
+    change the loss relative to verl / older TRL): the vLLM-vs-trainer importance-sampling mode and whether the KL
+    term is bias-corrected. ``None`` without vLLM."""
+    if not getattr(args, "use_vllm", False):
+        return None
+    if getattr(args, "vllm_importance_sampling_correction", False):
+        bounds = [f"cap {args.vllm_importance_sampling_clip_max}"] if args.vllm_importance_sampling_clip_max else []
+        if args.vllm_importance_sampling_clip_min is not None:
+            bounds.append(f"floor {args.vllm_importance_sampling_clip_min}")
+        sampling = f"{args.vllm_importance_sampling_mode} ({', '.join(bounds) or 'unbounded'})"
+    else:
+        sampling = "off"
+    kl = "on" if getattr(args, "use_bias_correction_kl", False) and getattr(args, "beta", 0) else "off"
+    return f"vLLM importance sampling: {sampling}; bias-corrected KL: {kl}"
+
+
+def _warn_master_weights(trainer, recipe: Recipe, is_main: bool) -> None:
+    """Once per run, before training: trainable bf16/fp16 weights without fp32 master weights (``models.py``)."""
+    from .models import master_weight_warning
+
+    message = master_weight_warning(trainer, recipe)
+    if message and is_main:
+        from .progress import console
+
+        console.print(f"[bold yellow]warning:[/] {message}", highlight=False)
 
 
 def _save_boundary(trainer) -> str:

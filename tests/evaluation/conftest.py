@@ -1,7 +1,8 @@
-"""Fixtures for the evaluation tests: the shared data dir, a tiny model, and a scripted generation backend."""
+"""Fixtures for the evaluation tests: a benchmark data dir, a tiny model, and a scripted generation backend."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,14 +10,14 @@ import pytest
 from trl_reasoning.evaluation.generation import Completion
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+FIXTURE_DATA = FIXTURES / "data"  # five rows each of gsm8k, math500 and aime24 (sources in its README.md)
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    if not (SHARED_DATA / "gsm8k_test.jsonl").exists():
-        pytest.skip(f"the shared benchmark data is not at {SHARED_DATA}")
-    return SHARED_DATA
+    """The full benchmark files when ``TRL_REASONING_DATA_DIR`` is set, else the small fixtures in this folder."""
+    configured = os.environ.get("TRL_REASONING_DATA_DIR")
+    return Path(configured) if configured else FIXTURE_DATA
 
 
 @pytest.fixture(scope="session")

@@ -82,6 +82,13 @@ def test_results_json_records_versions_config_and_samples(backend, data_dir, tmp
     assert settings["template"] == "plain" and settings["model"] == "scripted-model"
     assert set(results["versions"]) >= {"torch", "transformers", "trl", "trl-reasoning", "python"}
     assert results["versions"]["transformers"]
+    # Which grader and which backend version produced these numbers, readable off the file alone.
+    assert results["grader"] == {"name": "trl_reasoning.grading", "version": results["versions"]["trl-reasoning"],
+                                 "latex2sympy2": results["versions"]["latex2sympy2"],
+                                 "sympy": results["versions"]["sympy"]}
+    assert results["grader"]["version"] and results["grader"]["latex2sympy2"]
+    assert results["backend_version"] == (results["versions"]["vllm"] if results["backend"] == "vllm"
+                                          else results["versions"]["transformers"])
     problems = results["problems"]["gsm8k"]
     assert len(problems) == 4 and problems[1]["samples"][1]["correct"]
     assert problems[0]["scores"] == {"pass@1": 0.5, "pass@2": 1.0, "maj@2": 1.0, "avg@2": 0.5}

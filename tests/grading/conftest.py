@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 
 
-def data_dir() -> Path:
-    """`TRL_REASONING_DATA_DIR`, else `<repo>/../shared/data`."""
+def data_dir() -> Path | None:
+    """The folder in `TRL_REASONING_DATA_DIR` (the full benchmark files), or None when it is not set."""
     configured = os.environ.get("TRL_REASONING_DATA_DIR")
-    if configured:
-        return Path(configured)
-    return (Path(__file__).resolve().parents[2] / ".." / "shared" / "data").resolve()
+    return Path(configured) if configured else None
 
 
 @pytest.fixture
 def shared_data() -> Path:
     directory = data_dir()
+    if directory is None:
+        pytest.skip("needs the full benchmark files: set TRL_REASONING_DATA_DIR")
     if not (directory / "math500.jsonl").exists():
-        pytest.skip(f"benchmark data not found in {directory}; set TRL_REASONING_DATA_DIR to the folder with math500.jsonl")
+        pytest.skip(f"needs the full benchmark files: no math500.jsonl in TRL_REASONING_DATA_DIR={directory}")
     return directory

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from trl_reasoning.grading import extract_answer, normalize
+from trl_reasoning.grading.extract import boxed_group
 
 EXTRACT = [
     (r"so $\boxed{\frac{1}{2}}$.", r"\frac{1}{2}"),
@@ -21,12 +22,35 @@ EXTRACT = [
     (r"\boxed{\text{(C)}} \boxed{\text{(A)}}", "C,A"),
 ]
 
+# the unboxed-answer policy (extract.unboxed_answer): stated, terminated, short; else no answer
 FALLBACK = [
     ("The answer is 42.", "42"),
-    ("So the final answer is $\\frac{1}{2}$ indeed", "\\frac{1}{2}"),
+    ("So the final answer is $\\frac{1}{2}$ indeed.", "\\frac{1}{2}"),
+    ("So the final answer is $\\frac{1}{2}$ indeed", None),  # the sentence never ends
     ("Janet makes 9 * 2 = 18 dollars.\n#### 18", "18"),
-    ("We get 12 apples and then 15 pears", "15"),
+    ("We get 12 apples and then 15 pears", None),  # a last number in passing is not an answer
     ("nothing numeric", None),
+    ("The answer is 4", None),  # cut off: `4` may be the start of `45`
+    ("The answer is 5. Wait, 3 + 3 = 6", None),  # the model went on computing
+    ("The answer is not 5.", None),
+    ("The answer is the number of ways to seat them.", None),  # prose
+    ("Final Answer: The final answer is $5$. I hope it is correct.", "5"),
+    ("**Final Answer**\n$42$", "42"),
+    ("so\n**Answer: 7**", "7"),
+    ("Therefore, the total is $3 + 5 = 8$.", "8"),
+    ("We have $3 + 5 = 8$.", None),  # no concluding word: an intermediate step
+    ("the answer is $\\frac{1}{", None),
+    ("Thus the answer is 18 dollars.", "18 dollars"),
+    ("The answer is: \\(2\\sqrt{3}\\).", "2\\sqrt{3}"),
+    ("Is the answer 5? The answer is 5?", None),
+]
+
+GROUPS = [
+    ("so $\\boxed{2}$ and $\\boxed{5}$.", ["2", "5"]),
+    ("\\boxed{1}, \\boxed{3}, \\boxed{5}", ["1", "3", "5"]),
+    ("\\boxed{3} then we check the other case \\boxed{4}", None),
+    ("only \\boxed{4}", None),
+    ("\\boxed{1} and \\boxed{2", None),
 ]
 
 NORMALIZE = [
@@ -67,6 +91,11 @@ def test_extract_answer(response, expected):
 def test_fallbacks_only_when_asked(response, expected):
     assert extract_answer(response) is None
     assert extract_answer(response, fallbacks=True) == expected
+
+
+@pytest.mark.parametrize("response,expected", GROUPS)
+def test_boxed_group(response, expected):
+    assert boxed_group(response) == expected
 
 
 @pytest.mark.parametrize("raw,expected", NORMALIZE)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,7 +34,11 @@ def test_reward_scores_strings_and_conversations_and_logs_rates():
     assert values == [2.0, 2.0, -1.0, -1.0]
     assert reward.is_correct(values) == [True, True, False, False]
     assert reward.__name__ == "correctness"
-    assert logged == {"correctness/extract_fail_rate": 0.25, "correctness/ref_parse_fail_rate": 0.25}
+    assert logged == {
+        "correctness/extract_fail_rate": 0.25,
+        "correctness/ref_parse_fail_rate": 0.25,
+        "correctness/timeouts": 0.0,
+    }
     assert reward.extract_failures == 1 and reward.reference_failures == 1
 
 
@@ -75,3 +82,58 @@ def test_cli_reports_bad_batch_lines(tmp_path, capsys):
     path.write_text('{"reference": "1"}\n', encoding="utf-8")
     assert main(["grade", "--batch", str(path)]) == 2
     assert "bad.jsonl:1" in capsys.readouterr().err
+
+
+def test_reward_counts_timeouts_and_logs_them():
+    reward = CorrectnessReward(timeout=3.0)
+    logged = {}
+    values = reward(
+        prompts=["p"] * 2,
+        completions=[r"\boxed{2^{2^{2^{100}}}}", r"\boxed{x+1}"],
+        answer=["5", "1+x"],
+        log_metric=lambda name, value: logged.__setitem__(name, value),
+    )
+    assert values == [0.0, 1.0]
+    assert logged["correctness/timeouts"] == 1.0
+    assert reward.timeouts == 1 and reward.last_verdicts[0].reason == "timeout"
+
+
+def test_reward_reads_several_boxes_as_a_list_only_for_list_references():
+    reward = CorrectnessReward()
+    completions = [r"so $\boxed{2}$ and $\boxed{5}$.", r"so $\boxed{2}$ and $\boxed{5}$."]
+    assert reward(prompts=["p"] * 2, completions=completions, answer=["2, 5", "5"]) == [1.0, 1.0]
+    # a single-answer reference reads the last box only; a list reference never reads one box of it
+    assert reward(prompts=["p"], completions=[r"\boxed{2}"], answer=["2, 5"]) == [0.0]
+
+
+# the installed console script, as a user runs it (defect: the subcommand once registered `func=`
+# where the CLI dispatches on `handler`, so `trl-reason grade` printed the top-level help)
+CONSOLE_SCRIPT = Path(sys.executable).with_name("trl-reason")
+
+
+def _console(*args: str) -> subprocess.CompletedProcess:
+    if not CONSOLE_SCRIPT.exists():
+        pytest.skip(f"the trl-reason console script is not installed next to {sys.executable}")
+    return subprocess.run([str(CONSOLE_SCRIPT), *args], capture_output=True, text=True, timeout=180)
+
+
+def test_console_script_grades_one_answer_and_a_batch(tmp_path):
+    # two real runs of the installed entry point (each starts the plugin manager: slow on a busy machine)
+    done = _console("grade", "--reference", r"\frac12", "--answer", r"so \boxed{0.5}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "equal (numeric)"
+    rows = [(r"\frac12", r"so \boxed{0.5}"), ("1, 3", r"\boxed{3} and \boxed{1}"), ("10\\%", "The answer is 0.1."), ("5", "x")]
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps({"reference": r, "answer": a}) + "\n" for r, a in rows), encoding="utf-8")
+    done = _console("grade", "--batch", str(path), "--processes", "1")
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["equal"] for line in done.stdout.splitlines()] == [True, True, True, False]
+
+
+def test_top_level_cli_dispatches_grade(capsys):
+    from trl_reasoning.cli import main as trl_reason
+
+    assert trl_reason(["grade", "--reference", "7", "--answer", r"so \boxed{8}"]) == 0
+    assert capsys.readouterr().out.strip() == "not equal (not-equal)"
+    assert trl_reason(["grade", "--reference", "1"]) == 2
+    assert "--answer" in capsys.readouterr().err

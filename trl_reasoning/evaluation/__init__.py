@@ -1,7 +1,8 @@
 """Evaluation: benchmarks as declared data, generation backends, unbiased pass@k / avg@n / maj@k, results files.
 
-``trl-reason eval`` is the command-line front end (``evaluation/cli.py``); ``evaluate`` is the Python one; the
-trainer uses ``HeldOutEvaluator`` from ``evaluation/training.py``. The guide is ``docs/evaluation.md``.
+``trl-reason eval`` is the command-line front end (``evaluation/cli.py``); ``evaluate`` is the Python one; a
+recipe's ``eval`` section is planned and run by ``evaluation/recipe_eval.py``, during training and for
+``trl-reason eval --recipe`` alike. The guide is ``docs/evaluation.md``.
 """
 
 from .benchmarks import BENCHMARKS, BenchmarkDataNotFound, BenchmarkError, load_benchmark, known_benchmarks

@@ -45,7 +45,7 @@ class Protocol:
 
 # One-Shot-RLVR (Wang et al. 2025, App. B.5) evaluates with the Qwen2.5-Math harness: "max_tokens_per_call 3072,
 # seed 0, top_p 1"; greedy for MATH500, Minerva and OlympiadBench; AIME24/25 and AMC23 repeated 8x at temperature
-# 0.6 and scored as avg@8 (research/algorithms.md §1(d)).
+# 0.6 and scored as avg@8 (docs/papers/one_shot.md, Evaluation protocol).
 _GREEDY = Protocol(source="One-Shot-RLVR / Qwen2.5-Math harness: greedy, n=1, 3072 tokens")
 _AVG8 = Protocol(
     n=8, temperature=0.6, top_p=1.0, k_list=(1, 8),
@@ -121,7 +121,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     )
 }
 
-# The 11 base models of MATH-Beyond's intersection subset MATH-B-I (research/algorithms.md §4(b)); the other 10
+# The 11 base models of MATH-Beyond's intersection subset MATH-B-I (docs/papers/math_beyond.md); the other 10
 # model columns on the Hub are post-trained models.
 MATH_BEYOND_BASE_MODELS = (
     "qwen2.5-1.5b", "qwen2.5-7b", "qwen2.5-math-1.5b", "qwen2.5-math-7b", "qwen3-4b-base", "qwen3_8b_base",

@@ -4,9 +4,12 @@
 
     trl-reason eval --model embedded:smollm2-135m --benchmarks gsm8k,math500 --limit 10 --n 4 --k 1,4
     trl-reason eval --checkpoints runs/grpo-quickstart --benchmarks math500 --limit 50
+    trl-reason eval --recipe recipes/hapo/deepseek-r1-distill-qwen-1.5b.yaml --model runs/hapo/final  # its protocol
     python -m trl_reasoning.evaluation.cli --model Qwen/Qwen2.5-Math-1.5B      # the six-benchmark protocol
 
-Settings not given come from each benchmark's protocol (``docs/evaluation.md``). Exit status: 0 on success, 2 on
+Settings not given come from each benchmark's protocol (``docs/evaluation.md``); with ``--recipe`` from the
+recipe's ``eval`` section (benchmarks, per-benchmark settings, prompt, plugins' eval options), which is what the
+run evaluated during training; flags given as well override it for every benchmark. Exit status: 0 on success, 2 on
 bad input (unknown benchmark, k above n, settings that clash with the output directory's earlier samples).
 """
 
@@ -46,12 +49,17 @@ def _positive_int(text: str) -> int:
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
-    what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--model", help="model spec: embedded:smollm2-135m, a local directory, or a Hub id")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--model", help="model spec: embedded:smollm2-135m, a local directory, or a Hub id "
+                                      "(with --recipe, default: the recipe's model)")
     what.add_argument("--checkpoints", metavar="RUN_DIR",
                       help="evaluate every checkpoint-* directory of a run and name the best by average accuracy")
-    parser.add_argument("--benchmarks", default=DEFAULT_BENCHMARKS,
-                        help=f"comma-separated names or .jsonl/.parquet paths (default: {DEFAULT_BENCHMARKS}); "
+    parser.add_argument("--recipe", metavar="RECIPE",
+                        help="evaluate with this recipe's eval section: its benchmarks, their settings, its prompt "
+                             "and its plugins' eval options (a run's recipe.resolved.yaml works too)")
+    parser.add_argument("--benchmarks", default=None,
+                        help=f"comma-separated names or .jsonl/.parquet paths (default: {DEFAULT_BENCHMARKS}, or "
+                             "the recipe's); "
                              f"known: {', '.join(known_benchmarks())}; math_beyond takes a subset, e.g. "
                              "math_beyond:unsolved_by_all or math_beyond:unsolved_by:qwen2.5-math-1.5b")
     parser.add_argument("--limit", type=_positive_int, help="evaluate only the first LIMIT problems of each benchmark")
@@ -72,7 +80,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="directory holding the benchmark files (else $TRL_REASONING_DATA_DIR, "
                                            "else the Hub)")
     parser.add_argument("--batch-size", type=_positive_int, default=16, help="sequences per generate call")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16", "auto"))
+    parser.add_argument("--dtype", default=None, choices=("float32", "bfloat16", "float16", "auto"),
+                        help="weights dtype (default: float32, or the recipe's model.dtype)")
     parser.add_argument("--grading-processes", type=_positive_int, default=1, help="processes for the grader")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar and no table on screen")
 
@@ -179,21 +188,36 @@ def _slug(spec: str) -> str:
 def _evaluate_kwargs(args) -> dict:
     if args.greedy and args.temperature not in (None, 0.0):
         raise ValueError(f"--greedy contradicts --temperature {args.temperature}; give one of them")
+    if args.backend == "vllm" and plugins_for_eval(args):
+        owners = getattr(args, "plugin_option_owners", None) or {}
+        given = [f"--{dest.replace('_', '-')}" for dests in owners.values() for dest in dests
+                 if getattr(args, dest, None) not in (None, False)]
+        raise ValueError(f"--backend vllm loads the weights itself and skips the plugins' inference_model "
+                         f"({', '.join(plugins_for_eval(args))}), so {' '.join(given) or '--plugin'} would be "
+                         "ignored; use --backend transformers")
     return {
-        "benchmarks": [name.strip() for name in args.benchmarks.split(",") if name.strip()],
+        "benchmarks": _names(args.benchmarks or DEFAULT_BENCHMARKS),
         "n": args.n, "k_list": args.k, "temperature": 0.0 if args.greedy else args.temperature,
         "top_p": args.top_p, "max_new_tokens": args.max_new_tokens, "seed": args.seed, "limit": args.limit,
         "template": _template(args.template), "system_prompt": args.system_prompt, "backend": args.backend,
-        "batch_size": args.batch_size, "data_dir": args.data_dir, "dtype": args.dtype,
+        "batch_size": args.batch_size, "data_dir": args.data_dir, "dtype": args.dtype or "float32",
         "grading_processes": args.grading_processes, "progress": not args.no_progress,
         "prepare_model": _inference_model_hook(args),
     }
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def run_eval(args) -> int:
     """Run ``trl-reason eval`` from parsed arguments; returns the exit status."""
     from .runner import ConfigMismatchError, evaluate, plan_runs
 
+    if getattr(args, "recipe", None):
+        return run_recipe_eval(args)
+    if not (args.model or args.checkpoints):
+        return _fail("give --model SPEC or --checkpoints RUN_DIR (or --recipe RECIPE, which names a model)")
     try:
         kwargs = _evaluate_kwargs(args)
         # Check names, data and k <= n before a model loads (plan_runs raises on each).
@@ -209,6 +233,97 @@ def run_eval(args) -> int:
             return _evaluate_checkpoints(Path(args.checkpoints), args, kwargs, evaluate)
         output_dir = args.output_dir or str(Path("eval-results") / _slug(args.model))
         evaluate(args.model, output_dir=output_dir, **kwargs)
+    except ConfigMismatchError as error:
+        return _fail(str(error))
+    if not args.no_progress:
+        print(f"results: {Path(output_dir) / 'results.json'}")
+    return 0
+
+
+# --- --recipe: the recipe's eval section ------------------------------------------------------------------------
+
+
+def _recipe_with_flags(recipe, args):
+    """The recipe with the flags given on the command line written into its ``eval`` section, above everything
+    the section says (a benchmark's own settings included)."""
+    from trl_reasoning.recipe import BenchmarkSpec
+
+    from .recipe_eval import HELDOUT
+
+    section = recipe.eval
+    flags = {"n": args.n, "k": args.k, "top_p": args.top_p, "max_new_tokens": args.max_new_tokens,
+             "limit": args.limit, "temperature": 0.0 if args.greedy else args.temperature,
+             "template": _template(args.template), "system_prompt": args.system_prompt}
+    if args.benchmarks is not None:
+        own = {spec.name: spec for spec in section.benchmarks}
+        names = _names(args.benchmarks)
+        section.heldout = HELDOUT in names
+        section.benchmarks = [own.get(name) or BenchmarkSpec(name=name) for name in names if name != HELDOUT]
+    for key, value in flags.items():
+        if value is None:
+            continue
+        setattr(section, key, value)
+        for spec in section.benchmarks:
+            setattr(spec, key, None)
+    if args.seed != 0:
+        section.seed = args.seed
+    if args.batch_size != 16:
+        section.batch_size = args.batch_size
+    return recipe
+
+
+def run_recipe_eval(args) -> int:
+    """``trl-reason eval --recipe R [--model M | --checkpoints RUN_DIR]``: the recipe's evaluation protocol."""
+    from trl_reasoning.config_schema import ConfigError
+    from trl_reasoning.recipe import load_recipe
+    from trl_reasoning.run import prepare
+
+    from .recipe_eval import RecipeEvaluation
+    from .runner import ConfigMismatchError
+
+    manager = getattr(args, "plugin_manager", None) or _plugin_manager()
+    try:
+        if args.greedy and args.temperature not in (None, 0.0):
+            raise ValueError(f"--greedy contradicts --temperature {args.temperature}; give one of them")
+        recipe = _recipe_with_flags(load_recipe(args.recipe), args)
+        plan = prepare(recipe, manager).eval_plan
+        if not plan.benchmarks:
+            raise ValueError(f"{args.recipe} evaluates nothing: its eval.benchmarks is empty and its data has no "
+                             "held-out split; give --benchmarks")
+        options = plan.options
+        for name in plugins_for_eval(args):  # options given as flags win over the recipe's
+            if name not in manager.active:
+                manager.activate({name: {}})
+        for dests in (getattr(args, "plugin_option_owners", None) or {}).values():
+            for dest in dests:
+                if getattr(args, dest, None) not in (None, False):
+                    setattr(options, dest, getattr(args, dest))
+        if args.backend == "vllm":
+            owners = getattr(options, "plugin_option_owners", None) or {}
+            given = [dest for dests in owners.values() for dest in dests if getattr(options, dest, None)
+                     not in (None, False)]
+            if given:
+                raise ValueError(f"--backend vllm skips the plugins' inference_model, so the eval options "
+                                 f"{', '.join(given)} would be ignored; use --backend transformers")
+        evaluation = RecipeEvaluation(recipe, plan, manager, data_dir=args.data_dir,
+                                      grading_processes=args.grading_processes)
+        if args.checkpoints and not find_checkpoints(Path(args.checkpoints)):
+            raise ValueError(f"no checkpoint-<step> directories in {args.checkpoints} or "
+                             f"{Path(args.checkpoints) / 'checkpoints'}")
+    except (BenchmarkError, BenchmarkDataNotFound, ValueError, ConfigError) as error:
+        return _fail(str(error))
+    kwargs = {"backend": args.backend, "dtype": args.dtype or recipe.model.dtype, "progress": not args.no_progress,
+              "options": options}
+
+    def evaluate(spec, output_dir, **given):
+        return evaluation.evaluate(spec, output_dir=output_dir, **given)
+
+    try:
+        if args.checkpoints:
+            return _evaluate_checkpoints(Path(args.checkpoints), args, kwargs, evaluate)
+        model = args.model or recipe.model.name_or_path
+        output_dir = args.output_dir or str(Path("eval-results") / _slug(Path(args.recipe).stem) / _slug(model))
+        evaluate(model, output_dir=output_dir, **kwargs)
     except ConfigMismatchError as error:
         return _fail(str(error))
     if not args.no_progress:

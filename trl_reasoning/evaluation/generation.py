@@ -153,6 +153,9 @@ class TransformersBackend:
                 kwargs: dict[str, Any] = {
                     "max_new_tokens": settings.max_new_tokens, "num_return_sequences": samples_per_call,
                     "eos_token_id": stop_ids, "pad_token_id": pad_id,
+                    # a model in training under gradient checkpointing has config.use_cache False: without the
+                    # KV cache every new token would recompute the whole sequence
+                    "use_cache": True,
                 }
                 if settings.greedy:
                     kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)

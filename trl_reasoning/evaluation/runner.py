@@ -47,13 +47,25 @@ class BenchmarkRun:
     k_list: tuple[int, ...]
     template: str | dict
     system_prompt: str | None
+    user_template: str = "{problem}"
+    few_shot: tuple[dict, ...] = ()
 
     def identity(self, model_name: str, backend_name: str) -> dict[str, Any]:
-        return {
+        identity = {
             "model": model_name, "backend": backend_name, "benchmark": self.benchmark.name,
             "version": self.benchmark.version, "revision": self.benchmark.revision,
             "template": self.template, "system_prompt": self.system_prompt, **self.sampling.to_dict(),
         }
+        if self.user_template != "{problem}":  # only when set, so that earlier output directories still resume
+            identity["user_template"] = self.user_template
+        if self.few_shot:
+            identity["few_shot"] = [dict(example) for example in self.few_shot]
+        return identity
+
+    def render(self, tokenizer, problems: Sequence[str]) -> list[str]:
+        """The prompt strings of ``problems`` under this run's template, system prompt and examples."""
+        return render_prompts(tokenizer, problems, self.template, self.system_prompt, self.user_template,
+                              list(self.few_shot) or None)
 
 
 def plan_runs(
@@ -69,27 +81,36 @@ def plan_runs(
         raise ValueError("no benchmarks given")
     for name in benchmarks:  # fail on a misspelled name before loading any data
         resolve(name)
-    runs = []
-    for name in benchmarks:
-        loaded = load_benchmark(name, data_dir=data_dir, limit=limit)
-        protocol = loaded.protocol
-        samples = n if n is not None else protocol.n
-        sampling = SamplingSettings(
-            n=samples,
-            temperature=protocol.temperature if temperature is None else temperature,
-            top_p=protocol.top_p if top_p is None else top_p,
-            max_new_tokens=protocol.max_new_tokens if max_new_tokens is None else max_new_tokens,
-            seed=seed,
-        )
-        if k_list is None:
-            ks = sorted({k for k in protocol.k_list if k <= samples} | {1, samples})
-        else:
-            try:
-                ks = check_k_list(list(k_list), samples)
-            except ValueError as error:
-                raise ValueError(f"{name}: {error}") from None
-        runs.append(BenchmarkRun(loaded, sampling, tuple(ks), template or protocol.template, system_prompt))
-    return runs
+    return [
+        plan_run(load_benchmark(name, data_dir=data_dir, limit=limit), n=n, k_list=k_list, temperature=temperature,
+                 top_p=top_p, max_new_tokens=max_new_tokens, seed=seed, template=template, system_prompt=system_prompt)
+        for name in benchmarks
+    ]
+
+
+def plan_run(
+    loaded: LoadedBenchmark, *, n=None, k_list=None, temperature=None, top_p=None, max_new_tokens=None,
+    seed: int = 0, template=None, system_prompt=None, user_template: str | None = None, few_shot=None,
+) -> BenchmarkRun:
+    """One loaded benchmark's run: each setting given here overrides its protocol's (``ValueError`` for k > n)."""
+    protocol = loaded.protocol
+    samples = n if n is not None else protocol.n
+    sampling = SamplingSettings(
+        n=samples,
+        temperature=protocol.temperature if temperature is None else temperature,
+        top_p=protocol.top_p if top_p is None else top_p,
+        max_new_tokens=protocol.max_new_tokens if max_new_tokens is None else max_new_tokens,
+        seed=seed,
+    )
+    if k_list is None:
+        ks = sorted({k for k in protocol.k_list if k <= samples} | {1, samples})
+    else:
+        try:
+            ks = check_k_list(list(k_list), samples)
+        except ValueError as error:
+            raise ValueError(f"{loaded.name}: {error}") from None
+    return BenchmarkRun(loaded, sampling, tuple(ks), template or protocol.template, system_prompt,
+                        user_template or "{problem}", tuple(dict(example) for example in few_shot or ()))
 
 
 def greedy_repeat_note(run: BenchmarkRun) -> str | None:
@@ -102,7 +123,7 @@ def greedy_repeat_note(run: BenchmarkRun) -> str | None:
 
 def evaluate(
     model,
-    benchmarks: Sequence[str],
+    benchmarks: Sequence[str] | Sequence[BenchmarkRun],
     *,
     tokenizer=None,
     n: int | None = None,
@@ -124,17 +145,30 @@ def evaluate(
     console=None,
     model_name: str | None = None,
     prepare_model=None,
+    records_out: list | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``model`` (a spec string, a ``(model, tokenizer)`` pair, or a model with ``tokenizer=``).
 
+    ``benchmarks`` are names (planned here from the settings below) or ``BenchmarkRun`` objects already planned
+    (``plan_run``; a recipe's ``eval`` section gives them, see ``recipe_eval.py``), which carry their own settings.
+
     ``backend`` is ``"transformers"``, ``"vllm"`` (needs a spec or a directory) or an object with
     ``generate(prompts, settings)``. ``prepare_model(model)`` may return a replacement model for inference (the
-    CLI passes the ``inference_model`` plugin hook). Returns the results dict that ``results.json`` holds.
+    CLI passes the ``inference_model`` plugin hook). Returns the results dict that ``results.json`` holds;
+    ``records_out``, a list, also receives every scored problem with its samples' texts, benchmark by benchmark.
     """
-    runs = plan_runs(
-        benchmarks, n=n, k_list=k_list, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
-        seed=seed, limit=limit, template=template, system_prompt=system_prompt, data_dir=data_dir,
-    )
+    if benchmarks and all(isinstance(b, BenchmarkRun) for b in benchmarks):
+        given = {"n": n, "k_list": k_list, "temperature": temperature, "top_p": top_p, "limit": limit,
+                 "max_new_tokens": max_new_tokens, "template": template, "system_prompt": system_prompt}
+        clash = sorted(key for key, value in given.items() if value is not None)
+        if clash:
+            raise ValueError(f"planned runs carry their own settings; do not also pass {', '.join(clash)}")
+        runs = list(benchmarks)
+    else:
+        runs = plan_runs(
+            benchmarks, n=n, k_list=k_list, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
+            seed=seed, limit=limit, template=template, system_prompt=system_prompt, data_dir=data_dir,
+        )
     notes = [note for note in map(greedy_repeat_note, runs) if note]
     if notes and progress:
         from rich.console import Console
@@ -179,8 +213,7 @@ def evaluate(
             for start in range(0, len(pending), chunk):
                 rows = pending[start:start + chunk]
                 gen = get_backend()
-                prompts = render_prompts(state["tokenizer"], [r["problem"] for r in rows], run.template,
-                                         run.system_prompt)
+                prompts = run.render(state["tokenizer"], [r["problem"] for r in rows])
                 completions = gen.generate(prompts, run.sampling)
                 records = _score(run, rows, prompts, completions, grading_processes)
                 generated = [r["samples"][:1] if run.sampling.greedy else r["samples"] for r in records]
@@ -194,6 +227,8 @@ def evaluate(
             timing[name] = {"seconds": round(elapsed, 3), "new_problems": len(pending), "new_tokens": new_tokens,
                             "tokens_per_second": round(new_tokens / elapsed, 2) if pending and elapsed > 0 else None}
             per_benchmark[name] = [done[(name, row["id"])] for row in run.benchmark.rows]
+            if records_out is not None:
+                records_out.extend(per_benchmark[name])
 
     results = _results(runs, per_benchmark, identities, timing, str(model_name), backend_name, batch_size)
     results["notes"] = notes
@@ -286,6 +321,8 @@ def problem_scores(record: dict, k_list: Sequence[int]) -> dict[str, float]:
 
 def benchmark_metrics(records: list[dict], k_list: Sequence[int]) -> dict[str, Any]:
     """Mean scores over the problems whose reference could be read, plus length and format rates."""
+    from trl_reasoning.answers import lenient_correct
+
     scored = [r for r in records if r["reference_ok"]]
     samples = [s for r in records for s in r["samples"]]
     metrics: dict[str, Any] = {}
@@ -294,6 +331,14 @@ def benchmark_metrics(records: list[dict], k_list: Sequence[int]) -> dict[str, A
         for key in per_problem[0]:
             metrics[key] = mean([scores[key] for scores in per_problem])
         metrics["accuracy"] = mean([avg_at_n([s["correct"] for s in r["samples"]]) for r in scored])
+        # A boxed answer graded right (an unboxed response never counts), and the lenient reading that also
+        # accepts a response whose last number equals the reference: the in-training held-out numbers.
+        boxed = [[s["correct"] and s["extracted"] is not None for s in r["samples"]] for r in scored]
+        metrics["boxed_accuracy"] = mean([avg_at_n(flags) for flags in boxed])
+        metrics["lenient_accuracy"] = mean([
+            avg_at_n([ok or lenient_correct(s.get("text", ""), r["answer"]) for ok, s in zip(flags, r["samples"])])
+            for flags, r in zip(boxed, scored)
+        ])
     metrics["num_problems"] = len(scored)
     metrics["unreadable_references"] = len(records) - len(scored)
     if samples:
@@ -320,13 +365,16 @@ def _results(runs, per_benchmark, identities, timing, model_name, backend_name, 
         for key in sorted(common)
         if key.startswith(("pass@", "maj@", "avg@")) or key in ("accuracy", "mean_response_tokens")
     }
+    versions = library_versions()
     return {
         "schema": RESULTS_SCHEMA,
         "model": model_name,
         "backend": backend_name,
+        "backend_version": versions.get("vllm" if backend_name == "vllm" else "transformers"),
+        "grader": grader_identity(versions),
         "batch_size": batch_size,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "versions": library_versions(),
+        "versions": versions,
         "benchmarks": benchmarks,
         "average": average,
         # Per problem: the verdicts and scores; the response texts stay in samples.jsonl (n=1024 would be gigabytes).
@@ -343,6 +391,13 @@ def _problem_summary(record: dict, k_list: Sequence[int]) -> dict[str, Any]:
                           for sample in record["samples"]]
     summary["scores"] = problem_scores(record, k_list) if record["reference_ok"] else None
     return summary
+
+
+def grader_identity(versions: dict[str, str | None] | None = None) -> dict[str, str | None]:
+    """Which grader scored the samples: ours, at the trl-reasoning version, on these latex2sympy2/sympy versions."""
+    versions = versions or library_versions()
+    return {"name": "trl_reasoning.grading", "version": versions.get("trl-reasoning"),
+            "latex2sympy2": versions.get("latex2sympy2"), "sympy": versions.get("sympy")}
 
 
 def library_versions() -> dict[str, str | None]:

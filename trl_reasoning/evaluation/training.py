@@ -1,6 +1,8 @@
 """Held-out accuracy during training: strict (boxed and right), lenient (last number right), format and length.
 
-The trainer evaluates before training, every N steps, and after training::
+A recipe's run evaluates through ``recipe_eval.RecipeEvaluation`` (its ``eval`` section: the data's held-out split
+and named benchmarks); ``HeldOutEvaluator`` is the same evaluation (``runner.evaluate``) of a list of rows, for
+scripts that hold a model and rows. The trainer evaluates before training, every N steps, and after training::
 
     evaluator = HeldOutEvaluator(test_rows, template="qwen25-math-cot", max_new_tokens=64, batch_size=32)
     evaluator(model, tokenizer)
@@ -9,18 +11,20 @@ The trainer evaluates before training, every N steps, and after training::
 
 Strict accuracy asks the grader whether the last ``\\boxed{}`` equals the reference; a response without a box is
 wrong. Lenient accuracy also counts a response whose last number equals the reference: a weak model often learns
-the arithmetic long before the box (DESIGN.md §5), and this is how that shows.
+the arithmetic long before the box (docs/architecture.md), and this is how that shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import inspect
 from typing import Any
 
 from transformers import TrainerCallback
 
 from ..answers import last_number, lenient_correct  # noqa: F401  (re-exported)
-from .generation import SamplingSettings, TransformersBackend, render_prompts
+from .generation import TransformersBackend
+
 
 class HeldOutEvaluator:
     """Greedy (by default) generation on held-out rows and four numbers about the answers.
@@ -30,7 +34,8 @@ class HeldOutEvaluator:
     on; call it on every rank or on the main one only, as the caller's logging needs.
     """
 
-    def __init__(self, rows: Sequence[dict], template: str | dict = "qwen25-math-cot", max_new_tokens: int = 256,
+    def __init__(self, rows: Sequence[dict], template: str | dict = "qwen25-math-cot",
+                 max_new_tokens: int | None = 256,
                  batch_size: int = 16, greedy: bool = True, *, temperature: float = 1.0,
                  system_prompt: str | None = None, seed: int = 0, grading_processes: int = 1,
                  user_template: str = "{problem}", few_shot: list[dict] | None = None):
@@ -41,44 +46,44 @@ class HeldOutEvaluator:
             raise ValueError(
                 f"held-out rows need 'problem' and 'answer'; row {missing[0]} has {sorted(rows[missing[0]])}"
             )
+        from .benchmarks import LoadedBenchmark, _normalize_rows
+        from .recipe_eval import HELDOUT, HELDOUT_PROTOCOL
+        from .runner import plan_run
+
         self.rows = list(rows)
-        self.template = template
-        self.system_prompt = system_prompt
-        self.user_template = user_template
-        self.few_shot = few_shot
         self.batch_size = batch_size
         self.grading_processes = grading_processes
-        self.settings = SamplingSettings(n=1, temperature=0.0 if greedy else temperature,
-                                         max_new_tokens=max_new_tokens, seed=seed)
+        loaded = LoadedBenchmark(HELDOUT, "rows", HELDOUT_PROTOCOL, _normalize_rows(self.rows, HELDOUT, "rows"),
+                                 "rows")
+        tokens = HELDOUT_PROTOCOL.max_new_tokens if max_new_tokens is None else max_new_tokens
+        self.run = plan_run(loaded, n=1, temperature=0.0 if greedy else temperature, seed=seed, max_new_tokens=tokens,
+                            template=template, system_prompt=system_prompt, user_template=user_template,
+                            few_shot=few_shot)
+        self.settings = self.run.sampling
         self.last_responses: list[str] = []
 
     def __call__(self, model, tokenizer) -> dict[str, Any]:
-        from trl_reasoning.grading import extract_answer, grade_many
+        from .recipe_eval import flat_metrics
+        from .runner import evaluate
 
         if not hasattr(model, "generate") and hasattr(model, "module"):  # DistributedDataParallel and friends
             model = model.module
-        prompts = render_prompts(tokenizer, [row["problem"] for row in self.rows], self.template, self.system_prompt,
-                                 self.user_template, self.few_shot)
         backend = TransformersBackend(model, tokenizer, batch_size=self.batch_size)
-        completions = [samples[0] for samples in backend.generate(prompts, self.settings)]
-        boxed = [extract_answer(c.text) for c in completions]
-        pairs = [(row["answer"], answer) for row, answer in zip(self.rows, boxed)]
-        verdicts = grade_many(pairs, processes=self.grading_processes)
-        strict = [answer is not None and verdict.equal for answer, verdict in zip(boxed, verdicts)]
-        lenient = [ok or lenient_correct(c.text, row["answer"]) for ok, c, row in zip(strict, completions, self.rows)]
-        self.last_responses = [c.text for c in completions]
-        count = len(self.rows)
-        return {
-            "accuracy": sum(strict) / count,
-            "lenient_accuracy": sum(lenient) / count,
-            "boxed_rate": sum(answer is not None for answer in boxed) / count,
-            "mean_length": sum(c.num_tokens for c in completions) / count,
-            "num_problems": count,
-        }
+        records: list[dict] = []
+        results = evaluate(model, [self.run], tokenizer=tokenizer, backend=backend, batch_size=self.batch_size,
+                           grading_processes=self.grading_processes, progress=False, model_name="held-out",
+                           records_out=records)
+        self.last_responses = [record["samples"][0]["text"] for record in records]
+        metrics = flat_metrics(results)
+        metrics["num_problems"] = len(self.rows)
+        return metrics
 
 
 class EvalCallback(TrainerCallback):
-    """Runs a ``HeldOutEvaluator`` before training, every ``every_steps`` steps, and after training.
+    """Runs an evaluator before training, every ``every_steps`` steps, and after training.
+
+    The evaluator is ``evaluator(model, tokenizer)`` (a ``HeldOutEvaluator``), or ``evaluator(model, tokenizer,
+    step=N)`` when it takes a ``step`` (a ``RecipeEvaluation``, which files each evaluation under its step).
 
     ``on_result(step, result)`` receives each result (log it, write it to metrics.jsonl); results are also kept
     in ``history`` as ``(step, result)``. ``every_steps=0`` evaluates only before and after.
@@ -89,6 +94,10 @@ class EvalCallback(TrainerCallback):
         if every_steps < 0:
             raise ValueError(f"every_steps must be >= 0, got {every_steps}")
         self.evaluator = evaluator
+        try:
+            self._takes_step = "step" in inspect.signature(evaluator).parameters
+        except (TypeError, ValueError):
+            self._takes_step = False
         self.every_steps = every_steps
         self.on_result = on_result
         self.at_start = at_start
@@ -100,7 +109,7 @@ class EvalCallback(TrainerCallback):
             raise ValueError("EvalCallback needs the trainer's model and processing_class (the tokenizer)")
         if self.history and self.history[-1][0] == step:
             return  # already evaluated at this step (e.g. the last periodic step is also the end)
-        result = self.evaluator(model, tokenizer)
+        result = self.evaluator(model, tokenizer, step=step) if self._takes_step else self.evaluator(model, tokenizer)
         self.history.append((step, result))
         if self.on_result is not None:
             self.on_result(step, result)

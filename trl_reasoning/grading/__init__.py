@@ -10,9 +10,11 @@ r"""Math answer grading: extraction, normalisation, equivalence, time limits, th
 
 Modules, each holding one thing:
 
-* `extract`: the final answer of a response (last `\boxed{}`, the box-every-choice rule, fallbacks);
+* `extract`: the final answer of a response (last `\boxed{}`, the box-every-choice rule, several
+  boxes as a list, the precise unboxed-answer policy);
 * `normalize`: the canonical string of an answer;
-* `numeric`: plain numbers, exact or with relative tolerance;
+* `numeric`: plain numbers, exact or with relative tolerance (relative only);
+* `fastpath`: common scalar expressions decided inline, without sympy, with bounded work;
 * `structured`: tuples, intervals, sets, matrices, equations;
 * `symbolic`: latex2sympy2 + sympy (runs in worker processes only);
 * `equivalence`: the full comparison of two normalised answers (runs in a worker);

@@ -7,7 +7,9 @@ r"""`trl-reason grade`: grade one answer, or a JSONL file of them.
 
 In batch mode each input line is a JSON object with `reference` and `answer`; each output line is
 `{"equal": bool, "reason": str}`, in input order. In both modes the answer may be a bare answer or
-a whole model response (its last `\boxed{}` is graded). `--timeout` and `--rel-tol` set the limits.
+a whole model response, read as `grade_response` reads it (its last `\boxed{}`; several boxes as a
+list when the reference is one; with no box, the answer it states). `--timeout` and `--rel-tol` set
+the limits.
 
 `add_grade_parser(subparsers)` adds the subcommand to a parent CLI; `main(argv)` runs it alone.
 """
@@ -36,7 +38,7 @@ def add_grade_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--processes", type=int, default=None, help="grading worker processes (default: min(4, CPUs))")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per symbolic comparison")
     parser.add_argument("--rel-tol", type=float, default=DEFAULT_REL_TOL, help="relative tolerance for decimals")
-    parser.set_defaults(func=run_grade)
+    parser.set_defaults(handler=run_grade)
     return parser
 
 
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="trl-reason")
     add_grade_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.func(args)
+    return args.handler(args)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ reference is reported as `unparseable-reference` (`reference_ok=False`) rather t
 from __future__ import annotations
 
 from .numeric import numbers_equal, parse_number
-from .structured import Shape, parse_shape
+from .structured import Shape, parse_shape, relation_interval
 from .symbolic import equations_equal, expressions_equal, looks_inexact, to_sympy
 from .verdict import Verdict
 
@@ -90,7 +90,20 @@ class _Comparer:
             return False
         return all(self.part(reference, answer) for reference, answer in zip(references, answers))
 
+    def intervals(self, reference: Shape, answer: Shape) -> str | None:
+        """Inequalities by meaning: `k \\geq 2` equals `[2, \\infty)` and `2 \\leq k`; `None` when not both sets of reals."""
+        ref_form, ans_form = _interval_form(reference), _interval_form(answer)
+        if ref_form is None or ans_form is None:
+            return None
+        if ref_form[0] and ans_form[0] and ref_form[0] != ans_form[0]:
+            return None  # two inequalities in different variables
+        return "interval" if self.matched(ref_form[1], ans_form[1]) else None
+
     def shape(self, reference: Shape, answer: Shape) -> str | None:
+        if _has_relation(reference) or _has_relation(answer):
+            if reference.kind == "relation" and answer.kind == "relation" and answer.items == reference.items:
+                return "string"
+            return self.intervals(reference, answer)
         kind = reference.kind
         if kind == "scalar":
             return self.scalar(reference.items[0], answer.items[0]) if answer.kind == "scalar" else None
@@ -132,8 +145,6 @@ class _Comparer:
             inexact = any(looks_inexact(side) for side in reference.items + answer.items)
             tolerance = self.rel_tol if inexact else 1e-9
             return "equation" if equations_equal(*sides, tolerance) else None
-        if kind == "relation":
-            return "string" if answer.kind == "relation" and answer.items == reference.items else None
         return None
 
     def readable(self, reference: Shape) -> bool:
@@ -154,6 +165,35 @@ class _Comparer:
         if reference.kind == "matrix":
             return all(self.readable(Shape("scalar", (cell,))) for row in reference.items for cell in row)
         return all(self.readable(item) for item in reference.items)
+
+
+def _has_relation(shape: Shape) -> bool:
+    return shape.kind == "relation" or (
+        shape.kind == "set" and not shape.brackets and any(item.kind == "relation" for item in shape.items)
+    )
+
+
+def _interval_form(shape: Shape) -> tuple[str, tuple] | None:
+    """(variable or "", the intervals) of an inequality, a list of them (`x \\leq -2, x \\geq 3`), an
+    interval or a union of intervals; `None` for anything else."""
+    if shape.kind == "relation":
+        read = relation_interval(shape.items[0])
+        return (read[0], (read[1],)) if read else None
+    if shape.kind == "tuple" and len(shape.items) == 2 and shape.brackets in ("()", "[]", "(]", "[)"):
+        return "", (shape,)
+    if shape.kind in ("union", "set") and not (shape.kind == "set" and shape.brackets):
+        variables, parts = set(), []
+        for item in shape.items:
+            form = _interval_form(item)
+            if form is None:
+                return None
+            variables.add(form[0])
+            parts.extend(form[1])
+        named = variables - {""}
+        if len(named) > 1:
+            return None
+        return (named.pop() if named else ""), tuple(parts)
+    return None
 
 
 def _is_vector(matrix: Shape) -> bool:

@@ -11,7 +11,9 @@ r"""Grade answers against references: `grade`, `grade_response`, `grade_many`.
 `grade(reference, answer)` runs the cheap checks inline and sends only what is left to a worker
 process with a hard time limit (`timeout`, default 5 s):
 
-1. a missing or empty answer is `no-answer`; an empty or unbalanced reference is
+1. lengths first, before any pattern runs: a reference over `MAX_RAW_CHARS` (4,000) characters is
+   `unparseable-reference`, an answer over it `unparseable-answer` (unless it is the reference's
+   exact string); a missing or empty answer is `no-answer`; an empty or unbalanced reference is
    `unparseable-reference` (`reference_ok=False`: skip the sample, never score it);
 2. a reference with DeepScaleR-style alternatives (`A \text{ OR } B`) is graded against each
    alternative; the answer is equal when it equals any of them;
@@ -19,10 +21,18 @@ process with a hard time limit (`timeout`, default 5 s):
    case-insensitively and only as strings;
 4. a multiple-choice reference (`\text{(C)}`, `(C)`, `C`) equals an answer naming that one letter
    (`C`, `(C)`, `\textbf{(C)} 12`); an answer naming several letters is wrong;
-5. two plain numbers are compared inline (exact, or to `rel_tol` when either is a decimal);
+5. two plain numbers are compared inline (exact, or to `rel_tol` when either is a decimal, relative
+   only: `0` equals only `0`); the side written with `%` also counts divided by 100 (`10\%` equals
+   `0.1` and `10`);
+   scalar expressions in `fastpath`'s grammar (`2\sqrt{5}`, `\frac{n(n+1)}{2}`) are decided inline too,
+   with bounded work, as the worker would decide them;
 6. an answer longer than 2,000 characters after normalisation is `unparseable-answer`;
 7. everything else goes to `equivalence.compare_normalized` in the worker pool; if it runs past
-   `timeout` the worker is killed and replaced, and the verdict is `timeout`.
+   `timeout` the worker is killed and replaced (by a spare, at once), and the verdict is `timeout`.
+
+`grade_response(reference, response)` first reads the answer from a whole response
+(`extract.response_answer`: the last box, a trailing group of boxes when the reference is a list,
+or with no box the answer the response states, by `extract.unboxed_answer`'s precise rules).
 
 Nothing here raises on bad input or hangs: inputs that are not strings are read as missing, lone
 surrogates (invalid UTF-8 decoded with `surrogateescape`) are replaced, and every failure is a
@@ -36,17 +46,21 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable
 
 from .equivalence import compare_normalized
-from .extract import extract_answer, has_box
+from .extract import response_answer
+from .fastpath import fast_equal
 from .normalize import matching_braces, normalize
+from .structured import split_top
 from .numeric import numbers_equal, parse_number
 from .timeout import GradingTimeout, WorkerError, get_pool
 from .verdict import Verdict
 
-__all__ = ["grade", "grade_response", "grade_many", "DEFAULT_TIMEOUT", "DEFAULT_REL_TOL"]
+__all__ = ["grade", "grade_response", "grade_many", "reference_is_list", "DEFAULT_TIMEOUT", "DEFAULT_REL_TOL", "MAX_RAW_CHARS"]
 
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_REL_TOL = 1e-4
 _MAX_ANSWER_CHARS = 2000
+MAX_RAW_CHARS = 4000  # a bare answer (or reference) longer than this is not read as mathematics
+_PERCENT = re.compile(r"%")
 _ALTERNATIVES = re.compile(r"\\text\s*\{\s*OR\s*\}|\s+OR\s+")
 _TEXT_ANSWER = re.compile(r"^\s*\\(?:text|textbf|textrm|mbox|mathrm)\s*\{\s*([A-Za-z][A-Za-z ]*[A-Za-z])\s*\}\s*\.?\s*$")
 _CHOICE_REFERENCE = re.compile(r"^\(?([A-E])\)?$")
@@ -87,20 +101,44 @@ def _choice(reference: str, answer: str) -> Verdict:
     return Verdict(False, "choice", True)
 
 
+def _percent_equal(reference: str, answer: str, ref_norm: str, ans_norm: str, rel_tol: float) -> bool:
+    """`10\\%` equals `0.1` (and `0.1` equals `10\\%`): the side with the percent sign, divided by 100."""
+    ref_percent, ans_percent = bool(_PERCENT.search(reference)), bool(_PERCENT.search(answer))
+    if ref_percent == ans_percent:
+        return False
+    ref_number, ans_number = parse_number(ref_norm), parse_number(ans_norm)
+    if ref_number is None or ans_number is None:
+        return False
+    if ref_percent:
+        ref_number = (ref_number[0] / 100, ref_number[1])
+    else:
+        ans_number = (ans_number[0] / 100, ans_number[1])
+    return numbers_equal(ref_number, ans_number, rel_tol)
+
+
 def _inline(reference: str, answer: str | None, rel_tol: float) -> Verdict | tuple[str, str]:
-    """The cheap steps; a Verdict, or the normalised pair that needs the worker."""
-    if not reference.strip() or not _balanced(reference):
-        return Verdict(False, "unparseable-reference", False)
-    ref_norm = normalize(reference)
-    if not ref_norm:
+    """The cheap steps; a Verdict, or the normalised pair that needs the worker.
+
+    Lengths are checked before any regular expression or normalisation runs, so the work done here,
+    in the caller's thread and outside any time limit, is bounded whatever the input.
+    """
+    if len(reference) > MAX_RAW_CHARS or not reference.strip() or not _balanced(reference):
         return Verdict(False, "unparseable-reference", False)
     if answer is None or not answer.strip():
         return Verdict(False, "no-answer", True)
-    ans_norm = normalize(answer[:200_000], strip_lhs="=" not in ref_norm)
+    if len(answer) > MAX_RAW_CHARS:
+        equal = answer.strip() == reference.strip()
+        return Verdict(equal, "string" if equal else "unparseable-answer", True)
+    ref_norm = normalize(reference)
+    if not ref_norm:
+        return Verdict(False, "unparseable-reference", False)
+    ans_norm = normalize(answer, strip_lhs="=" not in ref_norm)
     if not ans_norm:
         return Verdict(False, "no-answer", True)
     if ref_norm == ans_norm:
         return Verdict(True, "string", True)
+    if _percent_equal(reference, answer, ref_norm, ans_norm, rel_tol):
+        return Verdict(True, "numeric", True)
     if _TEXT_ANSWER.match(reference):
         equal = ref_norm.casefold().replace(" ", "") == ans_norm.casefold().replace(" ", "")
         return Verdict(equal, "string" if equal else "not-equal", True)
@@ -110,6 +148,9 @@ def _inline(reference: str, answer: str | None, rel_tol: float) -> Verdict | tup
     if ref_number is not None and ans_number is not None:
         equal = numbers_equal(ref_number, ans_number, rel_tol)
         return Verdict(equal, "numeric" if equal else "not-equal", True)
+    decided = fast_equal(ref_norm, ans_norm, rel_tol)
+    if decided is not None:
+        return Verdict(decided, "symbolic" if decided else "not-equal", True)
     if len(ans_norm) > _MAX_ANSWER_CHARS or not _balanced(ans_norm):
         return Verdict(False, "unparseable-answer", True)
     return ref_norm, ans_norm
@@ -160,15 +201,18 @@ def grade(
     return _combine(verdicts)
 
 
-def _answer_of(response: str | None, fallbacks: bool) -> str | None:
+def reference_is_list(reference: str) -> bool:
+    """Whether a reference holds several answers (`1, 3, 5`, `(6,3),(9,3)`, `2 \\text{ and } 5`)."""
+    if not isinstance(reference, str) or len(reference) > MAX_RAW_CHARS:
+        return False
+    return len(split_top(normalize(reference), ",")) >= 2
+
+
+def _answer_of(response: str | None, reference: str | None, unboxed: bool = True) -> str | None:
     response = _clean(response)
     if response is None:
         return None
-    if has_box(response):
-        return extract_answer(response)
-    if fallbacks:
-        return extract_answer(response, fallbacks=True)
-    return response
+    return response_answer(response, reference_is_list(reference) if reference else False, unboxed)
 
 
 def grade_response(
@@ -177,10 +221,12 @@ def grade_response(
     *,
     rel_tol: float = DEFAULT_REL_TOL,
     timeout: float = DEFAULT_TIMEOUT,
-    fallbacks: bool = False,
+    unboxed: bool = True,
 ) -> Verdict:
-    """Grade a whole model response: its last box when it has one, otherwise the response as a bare answer."""
-    return grade(reference, _answer_of(response, fallbacks), rel_tol=rel_tol, timeout=timeout)
+    """Grade a whole model response (`extract.response_answer`): its last box, the trailing group of
+    boxes when the reference is a list, or with no box the answer it states (`unboxed_answer`)."""
+    reference = _clean(reference)
+    return grade(reference, _answer_of(response, reference, unboxed), rel_tol=rel_tol, timeout=timeout)
 
 
 def grade_many(
@@ -201,7 +247,7 @@ def grade_many(
     jobs: list[tuple[int, tuple[str, str]]] = []
     for index, (reference, answer) in enumerate(pairs):
         reference = _clean(reference)
-        answer = _answer_of(answer, False) if responses else _clean(answer)
+        answer = _answer_of(answer, reference) if responses else _clean(answer)
         if reference is None:
             results[index] = Verdict(False, "unparseable-reference", False)
             continue

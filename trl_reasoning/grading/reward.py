@@ -12,17 +12,21 @@ It follows TRL's reward-function signature, `__call__(prompts, completions, comp
 answer=None, **kwargs) -> list[float]`; completions may be strings or conversations (lists of
 `{"role", "content"}` dicts, whose last assistant message is graded).
 
-* The answer is read with `extract_answer(completion, fallbacks)`: the last `\boxed{}`; without
-  `fallbacks=True` a completion with no box is wrong and counted as an extraction failure.
+* The answer is read as `grade_response` reads it (`extract.response_answer`): the last `\boxed{}`,
+  or the trailing group of boxes when the reference is a list. A completion with no box is wrong
+  and counted as an extraction failure, unless `fallbacks=True`, which reads the answer it states
+  by `extract.unboxed_answer`'s precise rules ("the answer is 42.", `**42**`, `#### 42`).
 * Rows whose reference cannot be read get `wrong_value` and are counted as reference failures
   (fix the data; they are never scored correct).
 * Repeated `(reference, answer)` pairs, common in GRPO groups, come from an LRU cache of
   `cache_size` verdicts.
 * Pairs not in the cache are graded together with `grade_many` on `processes` workers, each with
   a hard `timeout`.
-* When TRL passes `log_metric`, the batch rates `correctness/extract_fail_rate` and
-  `correctness/ref_parse_fail_rate` are logged. Running totals are kept in `extract_failures`,
-  `reference_failures`, `graded` and `last_verdicts` (the verdicts of the latest call).
+* When TRL passes `log_metric` (TRL 1.16 does, to every reward function), the batch rates
+  `correctness/extract_fail_rate` and `correctness/ref_parse_fail_rate` and the count
+  `correctness/timeouts` (comparisons that ran past `timeout` in this batch) are logged; TRL
+  averages them over each logging window. Running totals are kept in `extract_failures`,
+  `reference_failures`, `timeouts`, `graded` and `last_verdicts` (the verdicts of the latest call).
 """
 
 from __future__ import annotations
@@ -30,8 +34,8 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from ..answers import completion_text
-from .extract import extract_answer
-from .grader import DEFAULT_REL_TOL, DEFAULT_TIMEOUT, grade_many
+from .extract import response_answer
+from .grader import DEFAULT_REL_TOL, DEFAULT_TIMEOUT, grade_many, reference_is_list
 from .verdict import Verdict
 
 __all__ = ["CorrectnessReward", "completion_text"]
@@ -63,7 +67,9 @@ class CorrectnessReward:
         self.graded = 0
         self.extract_failures = 0
         self.reference_failures = 0
+        self.timeouts = 0
         self.cache_hits = 0
+        self._list_references: dict[str, bool] = {}
         self.last_verdicts: list[Verdict] = []
 
     def _cached(self, key: tuple[str, str]) -> Verdict | None:
@@ -91,7 +97,10 @@ class CorrectnessReward:
             answer = [answer] * len(completions)
         if len(answer) != len(completions):
             raise ValueError(f"got {len(completions)} completions but {len(answer)} answers; they must match")
-        extracted = [extract_answer(completion_text(completion), fallbacks=self.fallbacks) for completion in completions]
+        extracted = [
+            response_answer(completion_text(completion), self._is_list(reference), unboxed=self.fallbacks)
+            for completion, reference in zip(completions, answer)
+        ]
         verdicts: list[Verdict | None] = [None] * len(completions)
         missing: dict[tuple[str, str], list[int]] = {}
         for index, (reference, found) in enumerate(zip(answer, extracted)):
@@ -116,15 +125,27 @@ class CorrectnessReward:
                 verdicts[index] = Verdict(False, "unparseable-reference", False)
         extract_failures = sum(found is None for found in extracted)
         reference_failures = sum(not verdict.reference_ok for verdict in verdicts)
+        timeouts = sum(verdict.reason == "timeout" for verdict in verdicts)
         self.graded += len(verdicts)
         self.extract_failures += extract_failures
         self.reference_failures += reference_failures
+        self.timeouts += timeouts
         self.last_verdicts = list(verdicts)
         log_metric = kwargs.get("log_metric")
         if callable(log_metric) and verdicts:
             log_metric("correctness/extract_fail_rate", extract_failures / len(verdicts))
             log_metric("correctness/ref_parse_fail_rate", reference_failures / len(verdicts))
+            log_metric("correctness/timeouts", float(timeouts))
         return [self.correct_value if verdict.equal else self.wrong_value for verdict in verdicts]
+
+    def _is_list(self, reference) -> bool:
+        key = str(reference)
+        known = self._list_references.get(key)
+        if known is None:
+            if len(self._list_references) >= self.cache_size:
+                self._list_references.clear()
+            known = self._list_references[key] = reference_is_list(key)
+        return known
 
     def is_correct(self, values) -> list[bool]:
         """Which rewards mean "correct" (`value == correct_value`)."""

@@ -27,11 +27,15 @@ from dataclasses import dataclass
 
 from .normalize import element
 
-__all__ = ["Shape", "parse_shape", "split_top"]
+__all__ = ["Shape", "parse_shape", "split_top", "relation_interval"]
 
 _MATRIX = re.compile(r"^\\begin\{([a-zA-Z]*matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.DOTALL)
 _RELATION = re.compile(r"<|>|\\leq(?![a-zA-Z])|\\geq(?![a-zA-Z])|\\neq(?![a-zA-Z])|\\lt(?![a-zA-Z])|\\gt(?![a-zA-Z])")
 _MAX_DEPTH = 30
+_RELATION_SPLIT = re.compile(r"(\\leq(?![a-zA-Z])|\\geq(?![a-zA-Z])|\\lt(?![a-zA-Z])|\\gt(?![a-zA-Z])|<|>)")
+_VARIABLE = re.compile(r"[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?|\\[a-zA-Z]+")
+_LESS = {"<": "<", "\\lt": "<", "\\leq": "<="}
+_GREATER = {">": ">", "\\gt": ">", "\\geq": ">="}
 
 
 @dataclass(frozen=True)
@@ -169,3 +173,36 @@ def parse_shape(text: str, depth: int = 0, strip_lhs: bool = True) -> Shape:
     if len(sides) == 2 and all(sides):
         return Shape("equation", tuple(sides))
     return Shape("scalar", (text,))
+
+
+def _bound(part: str) -> Shape:
+    return Shape("scalar", (part,))
+
+
+def relation_interval(text: str) -> tuple[str, Shape] | None:
+    """`x < a`, `a \\leq x`, `a < x \\leq b` (one variable) -> (variable, interval as a bracketed tuple).
+
+    `k \\geq 2` -> ("k", [2, \\infty)); `120 < n \\leq 130` -> ("n", (120, 130]); anything else -> None.
+    """
+    pieces = [piece.strip() for piece in _RELATION_SPLIT.split(text)]
+    if len(pieces) not in (3, 5) or not all(pieces[0::2]):
+        return None
+    operators = pieces[1::2]
+    if all(op in _GREATER for op in operators):  # `b > x > a` reads as `a < x < b`
+        pieces = pieces[::-1]
+        operators = [{">": "<", "\\gt": "<", "\\geq": "\\leq"}[op] for op in pieces[1::2]]
+    elif not all(op in _LESS for op in operators):
+        return None
+    terms = pieces[0::2]
+    weak = [_LESS[op] == "<=" for op in operators]
+    if len(terms) == 3:
+        low, variable, high = terms
+        if not _VARIABLE.fullmatch(variable):
+            return None
+        return variable, Shape("tuple", (_bound(low), _bound(high)), ("[" if weak[0] else "(") + ("]" if weak[1] else ")"))
+    left, right = terms
+    if _VARIABLE.fullmatch(left) and not _VARIABLE.fullmatch(right):  # x < b
+        return left, Shape("tuple", (_bound("-\\infty"), _bound(right)), "(" + ("]" if weak[0] else ")"))
+    if _VARIABLE.fullmatch(right) and not _VARIABLE.fullmatch(left):  # a < x
+        return right, Shape("tuple", (_bound(left), _bound("\\infty")), ("[" if weak[0] else "(") + ")")
+    return None

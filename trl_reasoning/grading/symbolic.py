@@ -8,7 +8,8 @@ a process that must stay responsive; use `trl_reasoning.grading.grade` instead.
   are rejected (the structure is split before this step). The symbol `i` is the imaginary unit.
   Results are cached per process, so a reference graded against many responses is parsed once.
 * `expressions_equal(a, b, tolerance)`: for constants, both sides are evaluated to 30 digits and
-  compared with the relative `tolerance` (exact rationals are compared exactly); with free symbols,
+  compared with the relative `tolerance` (exact rationals are compared exactly; there is no
+  absolute tolerance, and two values both below 1e-25, evaluation noise, go to `simplify`); with free symbols,
   both sides are evaluated at three fixed points (positive and negative values) and must agree at
   every one; when that is inconclusive (an undefined function such as `f(x)`), `simplify(a - b) == 0`
   decides.
@@ -22,9 +23,21 @@ import functools
 import math
 import re
 
-import sympy
-
 __all__ = ["to_sympy", "expressions_equal", "equations_equal", "looks_inexact"]
+
+
+class _SympyOnFirstUse:
+    """Stands for the sympy module until a comparison first needs it (importing sympy costs about a second, and
+    most commands, ``trl-reason --help`` among them, never compare symbolically); then the real module replaces it."""
+
+    def __getattr__(self, name):
+        import sympy as module
+
+        globals()["sympy"] = module
+        return getattr(module, name)
+
+
+sympy = _SympyOnFirstUse()
 
 _MAX_CHARS = 1500
 _POINTS = (0.5372, 1.2918, 2.7133, -0.8731, 1.7313, -2.2047, 0.3319, 3.1781)
@@ -64,6 +77,21 @@ def _latex2sympy(latex: str):
         latex2sympy2.VARIABLE_VALUES = {}
 
 
+_TEXT_GROUP = re.compile(r"\\(?:text|mathrm|operatorname|mbox|mathit|mathbf)\s*\{[^{}]*\}")
+_COMMAND = re.compile(r"\\[a-zA-Z]+")
+_LETTER = re.compile(r"[a-zA-Z]")
+
+
+def _dropped_letters(latex: str, expression) -> set[str]:
+    """Letters of the input (outside commands and text groups) that no symbol or function name holds."""
+    letters = set(_LETTER.findall(_COMMAND.sub(" ", _TEXT_GROUP.sub(" ", latex)))) - {"e", "i"}
+    if not letters:
+        return set()
+    names = "".join(str(symbol) for symbol in expression.free_symbols)
+    names += "".join(type(call).__name__ for call in expression.atoms(sympy.Function))
+    return {letter for letter in letters if letter not in names}
+
+
 @functools.lru_cache(maxsize=8192)
 def _parse_cached(latex: str):
     if _FORBIDDEN.search(latex):
@@ -76,6 +104,11 @@ def _parse_cached(latex: str):
         return ValueError(f"{latex[:80]!r} is not a single expression")
     if isinstance(expression, sympy.core.relational.Relational):
         return ValueError(f"{latex[:80]!r} is a relation")
+    missing = _dropped_letters(latex, expression)
+    if missing:
+        # latex2sympy2 sometimes reads a prefix and drops the rest (`\angle BEA_{1}` -> `B \angle`);
+        # a reading that lost letters of the input must not decide equality
+        return ValueError(f"{latex[:80]!r} was read without {''.join(sorted(missing))!r}")
     imaginary = sympy.Symbol("i")
     if imaginary in expression.free_symbols:
         expression = expression.subs(imaginary, sympy.I)
@@ -102,8 +135,17 @@ def _number(expression) -> complex | None:
     return value
 
 
+_NOISE = 1e-25  # 30-digit evaluation: below this a value cannot be told from cancelled-out zero
+
+
 def _close(a: complex, b: complex, tolerance: float) -> bool:
-    return abs(a - b) <= max(tolerance * max(abs(a), abs(b)), 1e-12)
+    """Relative only: `|a - b| <= tolerance * max(|a|, |b|)`, so zero equals only zero."""
+    return a == b or abs(a - b) <= tolerance * max(abs(a), abs(b))
+
+
+def _inconclusive(a: complex, b: complex) -> bool:
+    """Both values are at the level of evaluation noise: this point says nothing either way."""
+    return max(abs(a), abs(b)) < _NOISE
 
 
 def _points(symbols) -> list[dict]:
@@ -131,13 +173,13 @@ def expressions_equal(a, b, tolerance: float) -> bool:
         if a_value.is_Rational and b_value.is_Rational and tolerance <= 1e-9:
             return a_value == b_value
         first, second = _number(a_value), _number(b_value)
-        if first is not None and second is not None:
+        if first is not None and second is not None and not _inconclusive(first, second):
             return _close(first, second, tolerance)
         return _simplifies_to_zero(a - b)
     verdicts = []
     for point in _points(symbols):
         first, second = _at(a, point), _at(b, point)
-        if first is None or second is None:
+        if first is None or second is None or _inconclusive(first, second):
             continue
         verdicts.append(_close(first, second, max(tolerance, 1e-9)))
     if verdicts and not all(verdicts):

@@ -23,6 +23,14 @@ hung sympy call never blocks the next one.
   starts with (Linux only), so a runaway computation fails with MemoryError instead of exhausting
   RAM. It is off by default; the time limit bounds most runaway work already.
 * Any number of threads may call `call` at once; each takes an idle worker or waits for one.
+* One spare worker (`spares=1`) is kept started on the side: a worker killed for a timeout is
+  replaced by it at once, so a batch right after a timeout runs at full capacity, and a new spare
+  starts in the background. Each worker runs one small comparison before it reports ready, so its
+  first job is not slowed by the parser building its tables.
+* `cpu_seconds()` is the CPU time the workers used (killed ones included), for benchmarks.
+* Waiting for a free worker (all busy, or replacements still starting after several timeouts in
+  a row) is limited to `timeout` too, so `call` returns within twice `timeout`; only the first
+  start of the pool's workers is not timed.
 * `call` raises `GradingTimeout` when the limit passes and `WorkerError` when the worker dies
   or the function raises; the grader turns both into verdicts.
 
@@ -38,6 +46,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -80,6 +89,7 @@ def _serve(read_fd: int, write_fd: int, memory_mb: int | None) -> None:
     _limit_memory(memory_mb)
     for module in _PRELOAD:
         __import__(module)
+    _warm_up()
     inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
     try:
         outbox.send(("ready", None))
@@ -106,6 +116,27 @@ def _serve(read_fd: int, write_fd: int, memory_mb: int | None) -> None:
                 outbox.send(("error", f"{type(error).__name__}: {error}"[:500]))
             except Exception:
                 return
+
+
+def _warm_up() -> None:
+    """One small comparison before "ready", so a fresh worker's first real job runs at full speed
+    (latex2sympy2's parser builds its tables on first use)."""
+    try:
+        from trl_reasoning.grading.equivalence import compare_normalized
+
+        compare_normalized("\\frac{x+1}{2}", "\\frac{1}{2}x+\\frac{1}{2}")
+    except Exception:
+        pass
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process (Linux `/proc`); 0.0 where that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 _WORKER_COMMAND = (
@@ -149,7 +180,11 @@ class _Worker:
             self.kill()
             raise WorkerError(f"grading worker died while starting: {error}") from None
 
+    def cpu_seconds(self) -> float:
+        return _cpu_seconds(self.process.pid)
+
     def kill(self) -> None:
+        self.final_cpu_seconds = self.cpu_seconds()
         try:
             self.process.kill()
             self.process.wait(5)
@@ -165,6 +200,7 @@ class _Worker:
                 pass
 
     def stop(self) -> None:
+        self.final_cpu_seconds = self.cpu_seconds()
         try:
             self.outbox.send(None)
             self.process.wait(1)
@@ -175,14 +211,25 @@ class _Worker:
 
 
 class WorkerPool:
-    """Up to `processes` persistent workers; `call(function, args, timeout)` runs one job on one."""
+    """Up to `processes` persistent workers; `call(function, args, timeout)` runs one job on one.
 
-    def __init__(self, processes: int | None = None, memory_mb: int | None = None):
+    `spares` more workers are kept started and idle on the side (default 1): a worker killed for a
+    timeout is replaced by a spare at once, so the pool keeps its capacity, and a new spare starts
+    in the background.
+    """
+
+    def __init__(self, processes: int | None = None, memory_mb: int | None = None, spares: int = 1):
         self.processes = processes or default_processes()
         self.memory_mb = memory_mb
+        self.spares = max(0, spares)
         self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        self._standby: queue.Queue[_Worker] = queue.Queue()
         self._lock = threading.Lock()
-        self._count = 0
+        self._count = 0  # workers serving calls (started or starting)
+        self._first_starts = 0  # of those, first starts still under way (waiting for them is not timed)
+        self._spare_count = 0  # spares (started or starting)
+        self._live: set[_Worker] = set()
+        self._retired_cpu = 0.0
         self._closed = False
         self.restarts = 0
 
@@ -192,15 +239,56 @@ class WorkerPool:
             self.processes = max(self.processes, processes)
 
     def prestart(self) -> None:
-        """Start the missing workers in background threads; calls wait only for the first to be ready."""
+        """Start the missing workers and spares in background threads; calls wait only for the first."""
         while True:
             with self._lock:
                 if self._closed or self._count >= self.processes:
-                    return
+                    break
                 self._count += 1
-            threading.Thread(target=self._replace, name="grading-worker-start", daemon=True).start()
+                self._first_starts += 1
+            threading.Thread(target=self._replace, args=(True,), name="grading-worker-start", daemon=True).start()
+        self._top_up_spares()
 
-    def _acquire(self) -> _Worker:
+    def _top_up_spares(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed or self._spare_count >= self.spares:
+                    return
+                self._spare_count += 1
+            threading.Thread(target=self._start_spare, name="grading-spare-start", daemon=True).start()
+
+    def _new_worker(self) -> _Worker:
+        worker = _Worker(self.memory_mb)
+        with self._lock:
+            self._live.add(worker)
+        return worker
+
+    def _retire(self, worker: _Worker, kill: bool) -> None:
+        worker.kill() if kill else worker.stop()
+        with self._lock:
+            self._live.discard(worker)
+            self._retired_cpu += getattr(worker, "final_cpu_seconds", 0.0)
+
+    def _start_spare(self) -> None:
+        try:
+            worker = self._new_worker()
+        except BaseException:
+            with self._lock:
+                self._spare_count -= 1
+            return
+        if self._closed:
+            self._retire(worker, kill=False)
+            with self._lock:
+                self._spare_count -= 1
+        else:
+            self._standby.put(worker)
+
+    def _acquire(self, deadline: float | None = None) -> _Worker:
+        """An idle worker; start one when fewer than `processes` exist (start-up is not timed).
+
+        Waiting for a busy worker, or for a replacement to start, ends at `deadline` with
+        `GradingTimeout`, so a call never waits longer than its time limit for a worker.
+        """
         while True:
             try:
                 return self._idle.get_nowait()
@@ -214,40 +302,62 @@ class WorkerPool:
                     self._count += 1
             if may_start:
                 try:
-                    return _Worker(self.memory_mb)
+                    return self._new_worker()
                 except BaseException:
                     with self._lock:
                         self._count -= 1
                     raise
+            wait = 0.5
+            if deadline is not None and not self._first_starts:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    raise GradingTimeout("no grading worker became free within the time limit")
             try:
-                return self._idle.get(timeout=0.5)
+                return self._idle.get(timeout=wait)
             except queue.Empty:
                 continue
 
     def _discard(self, worker: _Worker) -> None:
-        worker.kill()
+        self._retire(worker, kill=True)
         with self._lock:
             self.restarts += 1
-        # start the replacement in the background, so the caller gets its verdict now
-        threading.Thread(target=self._replace, name="grading-worker-restart", daemon=True).start()
-
-    def _replace(self) -> None:
         try:
-            worker = _Worker(self.memory_mb)
+            spare = self._standby.get_nowait()
+        except queue.Empty:
+            # no spare ready: start the replacement in the background, so the caller gets its verdict now
+            threading.Thread(target=self._replace, name="grading-worker-restart", daemon=True).start()
+        else:
+            with self._lock:
+                self._spare_count -= 1
+            self._idle.put(spare)  # capacity is back at once
+        self._top_up_spares()
+
+    def _replace(self, first: bool = False) -> None:
+        try:
+            try:
+                worker = self._new_worker()
+            finally:
+                if first:
+                    with self._lock:
+                        self._first_starts -= 1
         except BaseException:
             with self._lock:
                 self._count -= 1
             return
         if self._closed:
-            worker.stop()
+            self._retire(worker, kill=False)
             with self._lock:
                 self._count -= 1
         else:
             self._idle.put(worker)
 
     def call(self, function: Callable, args: tuple, timeout: float) -> Any:
-        """Run `function(*args)` in a worker; raise `GradingTimeout` after `timeout` seconds."""
-        worker = self._acquire()
+        """Run `function(*args)` in a worker; raise `GradingTimeout` after `timeout` seconds.
+
+        At most `timeout` is spent waiting for a free worker and at most `timeout` running the job,
+        so a call returns within twice `timeout` (plus the start of the pool's first workers).
+        """
+        worker = self._acquire(time.monotonic() + timeout)
         try:
             worker.outbox.send((function, args))
             if not worker.inbox.poll(timeout):
@@ -260,30 +370,49 @@ class WorkerPool:
             self._discard(worker)
             raise WorkerError(f"grading worker died: {error}") from None
         if self._closed:
-            worker.stop()
+            self._retire(worker, kill=False)
         else:
             self._idle.put(worker)
         if status == "ok":
             return payload
         raise WorkerError(payload)
 
+    def ready(self) -> int:
+        """Workers started and idle now (spares not counted): the capacity a new batch finds."""
+        return self._idle.qsize()
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds used by this pool's workers so far, killed ones included (Linux; else 0.0)."""
+        with self._lock:
+            live = list(self._live)
+            retired = self._retired_cpu
+        return retired + sum(worker.cpu_seconds() for worker in live)
+
     def warm(self) -> None:
-        """Start every worker now rather than on first use (a benchmark wants start-up excluded)."""
+        """Start every worker (and spare) now rather than on first use (a benchmark wants start-up excluded)."""
         workers = [self._acquire() for _ in range(self.processes)]
         for worker in workers:
             self._idle.put(worker)
+        self._top_up_spares()
+        deadline = time.monotonic() + _START_TIMEOUT
+        while self._standby.qsize() < self.spares and time.monotonic() < deadline:
+            with self._lock:
+                if self._spare_count < self.spares:
+                    break  # a spare failed to start; the pool still works without it
+            time.sleep(0.05)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
-        while True:
-            try:
-                worker = self._idle.get_nowait()
-            except queue.Empty:
-                break
-            worker.stop()
-            with self._lock:
-                self._count -= 1
+        for waiting, counter in ((self._idle, "_count"), (self._standby, "_spare_count")):
+            while True:
+                try:
+                    worker = waiting.get_nowait()
+                except queue.Empty:
+                    break
+                self._retire(worker, kill=False)
+                with self._lock:
+                    setattr(self, counter, getattr(self, counter) - 1)
 
     def __enter__(self) -> "WorkerPool":
         return self

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from pathlib import Path
 
 from transformers import TrainerCallback
+
+from ..redact import redact
 
 
 class HookCallback(TrainerCallback):
@@ -42,7 +45,7 @@ class MetricsFileCallback(TrainerCallback):
         clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()
                  if isinstance(v, (int, float, str, bool)) or v is None}
         with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(clean) + "\n")
+            fh.write(redact(json.dumps(clean)) + "\n")  # one redaction step for every file a run writes
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if state.is_world_process_zero and logs:
@@ -50,19 +53,44 @@ class MetricsFileCallback(TrainerCallback):
 
 
 class RichProgressCallback(TrainerCallback):
-    """A rich progress bar with step, reward, accuracy, completion length and ETA (replaces TRL's tqdm bar)."""
+    """Training's progress on the console (stderr), on the main process.
 
-    def __init__(self):
+    On a terminal: a live rich bar with step, reward, accuracy, completion length and ETA (it replaces TRL's tqdm
+    bar). In a pipe, a log file or CI (``progress.live_progress()`` false): one plain line per optimizer step,
+    ``step 3/30  reward 0.412  correct 0.25  step 24.1s  elapsed 1m12s  remaining 10m51s``, so progress can be
+    told from a hang. Reward and correct rate are those logged at that step (``-`` until a step logs them).
+
+    It also hides transformers' ``There were missing keys in the checkpoint model loaded: ['lm_head.weight']`` on a
+    resume: a model with tied embeddings saves the output embedding once, as the input embedding, and Trainer ties
+    it again after loading, so the warning reports nothing wrong (``TiedWeightsWarningFilter``).
+    """
+
+    def __init__(self, live: bool | None = None):
+        self.live = live
         self.progress = None
         self.task = None
         self.fields = {"reward": "-", "acc": "-", "len": "-"}
+        self.values = {"reward": None, "correct": None}
+        self.started = self.step_started = None
+        self.first_step = 0
+        self.pending = None  # (step, seconds): a step whose line waits for the log of that step
+
+    def on_init_end(self, args, state, control, model=None, **kwargs):
+        if model is not None:
+            TiedWeightsWarningFilter.install(model)
 
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from ..progress import console, live_progress
 
-        from ..progress import console
+        self.started = self.step_started = time.time()
+        self.first_step = state.global_step
+        if self.live is None:
+            self.live = live_progress()
+        if not self.live:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.progress = Progress(
             TextColumn("[bold]train[/]"), BarColumn(), MofNCompleteColumn(),
@@ -76,19 +104,98 @@ class RichProgressCallback(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if self.progress is not None:
             self.progress.update(self.task, completed=state.global_step, **self.fields)
+        if self.live is False and state.is_world_process_zero and self.started is not None:
+            now = time.time()
+            self.pending = (state.global_step, now - self.step_started)
+            self.step_started = now
+            if not control.should_log:  # no log line follows this step: print with the last values
+                self.print_step(state)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if self.progress is None or not logs:
+        if not logs or not state.is_world_process_zero:
             return
         if logs.get("reward") is not None:
             self.fields["reward"] = f"{logs['reward']:.3f}"
+            self.values["reward"] = float(logs["reward"])
         if logs.get("correct/rate") is not None:
             self.fields["acc"] = f"{logs['correct/rate']:.2f}"
+            self.values["correct"] = float(logs["correct/rate"])
         if logs.get("completions/mean_length") is not None:
             self.fields["len"] = f"{logs['completions/mean_length']:.0f}"
-        self.progress.update(self.task, completed=state.global_step, **self.fields)
+        if self.progress is not None:
+            self.progress.update(self.task, completed=state.global_step, **self.fields)
+        elif self.pending is not None and self.pending[0] == state.global_step:
+            self.print_step(state)
+
+    def print_step(self, state) -> None:
+        from ..progress import console, remaining_seconds, step_line
+
+        step, seconds = self.pending
+        self.pending = None
+        elapsed = time.time() - self.started
+        remaining = remaining_seconds(step - self.first_step, elapsed, state.max_steps - step)
+        console.print(step_line(step, state.max_steps, self.values["reward"], self.values["correct"], seconds,
+                                elapsed, remaining), highlight=False, markup=False, soft_wrap=True)
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+
+class TiedWeightsWarningFilter(logging.Filter):
+    """Drops transformers' missing-keys warning of a checkpoint load when every missing key is a weight tied to
+    another one of the model (``lm_head.weight`` of a model with ``tie_word_embeddings``); any other missing key is
+    still reported."""
+
+    MESSAGE = "There were missing keys in the checkpoint model loaded: "
+    LOGGER = "transformers.trainer"
+
+    def __init__(self, tied: set[str]):
+        super().__init__()
+        self.tied = tied
+
+    @classmethod
+    def install(cls, model) -> None:
+        tied = tied_parameter_names(model)
+        if not tied:
+            return
+        logger = logging.getLogger(cls.LOGGER)
+        for existing in logger.filters:
+            if isinstance(existing, cls):
+                existing.tied |= tied
+                return
+        logger.addFilter(cls(tied))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.startswith(self.MESSAGE):
+            return True
+        import ast
+
+        try:
+            missing = ast.literal_eval(message[len(self.MESSAGE):].rstrip("."))
+        except (ValueError, SyntaxError):
+            return True
+        return not (missing and all(_strip_wrappers(key) in self.tied for key in missing))
+
+
+def _strip_wrappers(name: str) -> str:
+    for prefix in ("module.", "_orig_mod.", "base_model.model."):
+        while name.startswith(prefix):
+            name = name[len(prefix):]
+    return name
+
+
+def tied_parameter_names(model) -> set[str]:
+    """Names of the parameters that share their tensor with an earlier parameter (``named_parameters`` lists a
+    shared tensor once; ``remove_duplicate=False`` lists every name)."""
+    seen: dict[int, str] = {}
+    tied = set()
+    for name, parameter in model.named_parameters(remove_duplicate=False):
+        key = id(parameter)
+        if key in seen:
+            tied.add(_strip_wrappers(name))
+        else:
+            seen[key] = name
+    return tied

@@ -20,6 +20,7 @@ With no active plugin and default settings every override is a pass-through (see
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from trl import GRPOConfig, GRPOTrainer
 
 from trl.trainer.utils import RepeatSampler
 
+from ..config_schema import bounds, ordered_unit_interval
 from ..rollouts import LossContext, RolloutBatch
 from .sampler import EpochSeededRepeatSampler
 from .setup_hooks import add_plugin_param_groups, collect_auxiliary_models
@@ -42,20 +44,20 @@ from ..checkpoints import PLUGIN_STATE_FILE  # noqa: F401  (re-exported: where p
 class ReasoningGRPOConfig(GRPOConfig):
     """``GRPOConfig`` plus the options trl-reasoning adds to every GRPO-based trainer."""
 
-    pg_loss_coef: float = field(default=1.0, metadata={
+    pg_loss_coef: float = field(default=1.0, metadata={**bounds(ge=0),
         "help": "Scale of the policy-gradient term, applied to the advantages after rewards are recorded. 0 gives "
                 "entropy-only training (1-shot RLVR's `pg_loss_coeff=0`): TRL's entropy bonus and KL term stay."})
-    group_filter: list[float] | None = field(default=None, metadata={
+    group_filter: list[float] | None = field(default=None, metadata={**bounds(check=ordered_unit_interval),
         "help": "Keep only groups whose pass rate (from the `correct` flag) lies in [lo, hi]; others get zero "
                 "advantage. E.g. [0.05, 0.95] (QuestA) or [0.01, 0.99] (drop zero-variance groups)."})
-    group_filter_max_rounds: int = field(default=0, metadata={
+    group_filter_max_rounds: int = field(default=0, metadata={**bounds(ge=0),
         "help": "Dynamic sampling (DAPO): while fewer groups than the batch's prompts pass `group_filter`, generate "
                 "up to this many further rounds of replacement prompts (drawn from the rows `candidate_rows` "
                 "allows, then through `select_prompts`/`transform_prompt`) and keep the first passing groups. When "
                 "the rounds run out, filtered groups fill the rest with zero advantage. 0: no refill."})
-    warn_truncated_fraction: float = field(default=0.5, metadata={
+    warn_truncated_fraction: float = field(default=0.5, metadata={**bounds(ge=0, le=1),
         "help": "Warn when more than this share of completions hit max_completion_length (see TRL #5697)."})
-    warn_zero_std_fraction: float = field(default=0.9, metadata={
+    warn_zero_std_fraction: float = field(default=0.9, metadata={**bounds(ge=0, le=1),
         "help": "Warn when more than this share of groups have identical rewards (no learning signal)."})
 
 
@@ -81,6 +83,10 @@ class ReasoningGRPOTrainer(GRPOTrainer):
         if model is not None and not isinstance(model, str):
             self.pm.hook.modify_model(model=model, processing_class=kwargs.get("processing_class"), recipe=recipe)
         super().__init__(*args, **kwargs)
+        for option in dataclasses.fields(ReasoningGRPOConfig):  # a plain GRPOConfig (or args=None, which TRL fills
+            if option.init and not hasattr(self.args, option.name):  # with one): our options take their defaults
+                setattr(self.args, option.name, option.default if option.default is not dataclasses.MISSING
+                        else option.default_factory())
         if self.args.group_filter is not None and "group_filter" not in self.pm.active:
             from ..group_filter import PassRateBand
 
@@ -400,7 +406,7 @@ class ReasoningGRPOTrainer(GRPOTrainer):
             checkpoints.write_plugin_state(staged, states)
             if self.state.best_model_checkpoint and self.state.best_model_checkpoint.startswith(
                     checkpoints.staging_root(run_dir)):
-                from transformers.trainer_utils import TRAINER_STATE_NAME
+                from transformers.trainer import TRAINER_STATE_NAME
 
                 self.state.best_model_checkpoint = os.path.join(run_dir,
                                                                 os.path.basename(self.state.best_model_checkpoint))
@@ -427,8 +433,10 @@ class ReasoningGRPOTrainer(GRPOTrainer):
 
     def _load_optimizer_and_scheduler(self, checkpoint):
         """Also: check the checkpoint came from this run, restore plugin state, and put TRL's micro-step counter
-        where the uninterrupted run would have it (so a resume inside a generation block keeps the data order)."""
-        super()._load_optimizer_and_scheduler(checkpoint)
+        where the uninterrupted run would have it (so a resume inside a generation block keeps the data order).
+        With ``fresh_optimizer`` set (``run_stages``' key, at a stage boundary) the optimizer and LR scheduler stay new."""
+        if not getattr(self, "fresh_optimizer", False):
+            super()._load_optimizer_and_scheduler(checkpoint)
         if checkpoint is None:
             return
         from .. import checkpoints

@@ -2,7 +2,11 @@
 
 Registered as ``trainer.algorithm: sft``. Each training row is the recipe's prompt (``data.template``,
 ``data.system_prompt``, ``data.user_template``) with the row's ``solution`` column as the completion (set another
-column with ``trainer.completion_column``); the loss is TRL's, on completion tokens only. It fires the setup hooks
+column with ``trainer.completion_column``); the loss is TRL's, on completion tokens only. Before training, every
+row's training text (the chat template's rendering of prompt + completion, which TRL tokenises) must still hold the
+whole completion: a template that rewrites assistant turns (DeepSeek-R1-Distill's deletes everything up to
+``</think>``) is refused, naming ``data.template: deepseek`` / ``deepseek3`` (LLaMA-Factory's literal formats,
+``trl_reasoning.data.LITERAL_TEMPLATES``), which keep the reasoning. It fires the setup hooks
 that make sense without rollouts: ``modify_model`` (InRa inserts its layer here), ``auxiliary_models`` (teachers,
 reachable as ``trainer.auxiliary[name]``), ``param_groups``, ``trainer_ready``, ``metrics`` and the checkpointed
 ``plugin_state``. Per-step rollout hooks (``select_prompts``, ``on_rewards``, ``loss_terms``...) do not fire: there
@@ -80,6 +84,55 @@ def sft_rows(rows: list[dict], section, completion_column: str, completion_templ
     return out
 
 
+def check_completions_kept(dataset, processing_class, template: str, chat_template: str | None = None) -> None:
+    """Refuse conversational rows whose training text lost part of the completion.
+
+    TRL's ``SFTTrainer`` tokenises ``apply_chat_template(prompt + completion)``; a template that rewrites assistant
+    content drops that text from the loss without a word (DeepSeek-R1-Distill's template keeps only what follows
+    ``</think>``, so long-CoT targets train on their summary). Every row is rendered as TRL renders it (text only,
+    no tokenising) and must contain its completion. String rows (``plain`` and the literal templates) are
+    ``prompt + completion`` by construction and are not rendered. Raises ``ConfigError("data.template", ...)``.
+    """
+    from ..config_schema import ConfigError
+
+    if len(dataset) == 0 or isinstance(dataset[0]["prompt"], str):  # one column type: all rows are strings
+        return
+    for i, row in enumerate(dataset):
+        prompt, completion = row["prompt"], row["completion"]
+        if isinstance(prompt, str) or not isinstance(completion, list) or not completion:
+            continue
+        target = str(completion[-1].get("content", "")).strip()
+        rendered = processing_class.apply_chat_template(list(prompt) + list(completion), tokenize=False,
+                                                        chat_template=chat_template)
+        if target in rendered:
+            continue
+        kept = rendered.split(str(prompt[-1].get("content", "")), 1)[-1].strip()
+        stripped = "everything up to </think>" if "</think>" in target and "</think>" not in kept else "part of it"
+        raise ConfigError("data.template", (
+            f"the tokenizer's chat template drops {stripped} from the completion of training row {i} (template "
+            f"{template!r}: the completion is {len(target)} characters, the rendered assistant turn keeps "
+            f"{len(kept)}: {kept[:80]!r}), so that text never reaches the loss; DeepSeek-R1-Distill's template "
+            "deletes the reasoning before </think> this way. Use `data.template: deepseek` (LLaMA-Factory's "
+            "`User: ...\\n\\nAssistant:` format, TrRa's) or `deepseek3` "
+            "(`<\uff5cUser\uff5c>...<\uff5cAssistant\uff5c>`, InRa's), or `plain` with your own `data.user_template`: "
+            "they render the completion as it is"))
+
+
+def with_bos(dataset, processing_class):
+    """String prompts start with the tokenizer's BOS, as LLaMA-Factory's ``format_prefix`` puts it: once, so only
+    when the tokenizer does not add it itself (DeepSeek-R1-Distill's adds its
+    ``<\uff5cbegin\u2581of\u2581sentence\uff5c>``)."""
+    tokenizer = getattr(processing_class, "tokenizer", processing_class)
+    bos, bos_id = getattr(tokenizer, "bos_token", None), getattr(tokenizer, "bos_token_id", None)
+    if bos is None or bos_id is None or not isinstance(dataset[0]["prompt"], str):
+        return dataset
+    ids = tokenizer("x")["input_ids"]
+    if ids and ids[0] == bos_id:
+        return dataset
+    return dataset.map(lambda row: {"prompt": row["prompt"] if row["prompt"].startswith(bos)
+                                    else bos + row["prompt"]})
+
+
 def _text(value) -> str:
     """A column's text: a string, a message (``{"content"|"value": ...}``), or a list of messages (the last one;
     ShareGPT-style pairwise data such as the TrRa calibration set keeps ``conversations`` and ``chosen`` so)."""
@@ -119,7 +172,15 @@ class ReasoningSFTTrainer(SFTTrainer):
         model = kwargs.get("model", args[0] if args else None)
         if model is not None and not isinstance(model, str):
             self.pm.hook.modify_model(model=model, processing_class=kwargs.get("processing_class"), recipe=recipe)
+        sft_args = kwargs.get("args", args[1] if len(args) > 1 else None)
+        pairs, processing_class = kwargs.get("train_dataset"), kwargs.get("processing_class")
+        template = recipe.data.template if recipe is not None else "chat"
+        check_early = getattr(sft_args, "chat_template_path", None) is None
+        if pairs is not None and processing_class is not None and check_early:
+            check_completions_kept(pairs, processing_class, template)
         super().__init__(*args, **kwargs)
+        if pairs is not None and processing_class is not None and not check_early:  # TRL loaded the template
+            check_completions_kept(pairs, processing_class, template, chat_template=self.chat_template)
         self._has = {"schedule": False, "metrics": bool(self.pm.hook.metrics.get_hookimpls())}
         self.auxiliary.update(collect_auxiliary_models(self))
         from .callbacks import HookCallback
@@ -130,7 +191,7 @@ class ReasoningSFTTrainer(SFTTrainer):
     @classmethod
     def from_run(cls, prepared, output_dir: str, callbacks: list):
         """Load the recipe's model and data and build the trainer (``trl_reasoning.run.build_trainer`` calls it)."""
-        from ..data import fingerprint
+        from ..data import LITERAL_TEMPLATES, fingerprint
         from ..models import apply_lora, load_model
         from ..run import build_config
 
@@ -143,6 +204,8 @@ class ReasoningSFTTrainer(SFTTrainer):
                                       attn_implementation=recipe.model.attn_implementation)
         if recipe.model.lora is not None:
             model = apply_lora(model, recipe.model.lora)
+        if recipe.data.template in LITERAL_TEMPLATES:
+            dataset = with_bos(dataset, tokenizer)
         trainer = cls(model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks,
                       plugin_manager=prepared.pm, recipe=recipe)
         trainer.data_fingerprint = fingerprint([{"prompt_id": i, "problem": str(r["prompt"]),
@@ -170,7 +233,8 @@ class ReasoningSFTTrainer(SFTTrainer):
             torch.save(states, os.path.join(folder, PLUGIN_STATE_FILE))
 
     def _load_optimizer_and_scheduler(self, checkpoint):
-        super()._load_optimizer_and_scheduler(checkpoint)
+        if not getattr(self, "fresh_optimizer", False):  # run_stages' fresh_optimizer: keep the new optimizer
+            super()._load_optimizer_and_scheduler(checkpoint)
         if checkpoint is not None and os.path.exists(os.path.join(checkpoint, PLUGIN_STATE_FILE)):
             states = torch.load(os.path.join(checkpoint, PLUGIN_STATE_FILE), weights_only=False)
             for name, state in states.items():

@@ -13,8 +13,11 @@ Name it in a recipe::
 
 How each part acts (docs/plugins/fastcurl.md has the whole story):
 
-* ``run_stages``: stages that share a batch shape run in one trainer; a change of prompts per step or generations
-  per prompt starts a new trainer from the checkpoint at the boundary (same ``trl-reason run``).
+* ``run_stages``: each stage runs in its own trainer, started from the checkpoint at the boundary with a fresh
+  AdamW and LR scheduler (``fresh_optimizer``, the default, as the authors' separate verl jobs); with
+  ``fresh_optimizer: false`` stages that share a batch shape run in one trainer and the optimizer state carries
+  over, and only a change of prompts per step or generations per prompt starts a new trainer (same
+  ``trl-reason run``).
 * ``schedule``: at the first step of each stage the core applies ``max_completion_length`` and ``beta``; the stage
   and level are logged as ``schedule/stage`` and ``schedule/level`` (0 = all, 1 = short, k = long).
 * ``select_prompts`` + ``candidate_rows``: at generation time the sampler's rows are replaced by rows of the
@@ -71,6 +74,11 @@ class Plugin:
                     "(t[i-1], t[i]])."})
         seed: int | None = field(default=None, metadata={
             "help": "Seed of each level's row order; default: the recipe's seed."})
+        fresh_optimizer: bool = field(default=True, metadata={
+            "help": "Start every stage with a fresh AdamW and LR scheduler (each stage its own trainer, from the "
+                    "checkpoint at the boundary), as the authors' stages are separate verl jobs started from the "
+                    "previous stage's weights. false: the optimizer state carries over, and stages of one batch "
+                    "shape share a trainer. Not with DeepSpeed."})
 
     def __init__(self, config: "Plugin.Config"):
         self.config = config
@@ -116,9 +124,11 @@ class Plugin:
         world = int(getattr(args, "world_size", 1) or 1)
         per_device = int(args.per_device_train_batch_size)
         plan = []
-        for first, last, end in trainer_segments(self.table):
+        for first, last, end in trainer_segments(self.table, every_stage=self.config.fresh_optimizer):
             stage = self.table[first]
             overrides: dict = {"max_steps": end}
+            if first > 0 and self.config.fresh_optimizer:
+                overrides["fresh_optimizer"] = True
             if stage.prompts_per_step is not None and stage.num_generations is not None:
                 rows = stage.prompts_per_step * stage.num_generations
                 if rows % (per_device * world) != 0:

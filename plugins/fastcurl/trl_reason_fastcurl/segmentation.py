@@ -1,6 +1,6 @@
 """Length-aware data segmentation (FastCuRL): split a pool of prompts into length levels.
 
-The rule the authors' released files follow (algorithms.md §2, checked on ``train_L1/L3.parquet``): measure each
+The rule the authors' released files follow (docs/papers/fastcurl.md, checked on ``train_L1/L3.parquet``): measure each
 prompt as the number of characters of its user message (instruction suffix included), take the **mean** over the
 pool (317.24 on DeepScaleR's 40,315 prompts) and split there: short ``<= mean`` (L1), long ``> mean`` (L3). The
 middle level L2 is the whole pool. Quantile and explicit thresholds are options::

@@ -108,16 +108,22 @@ def fit_to_max_steps(stages: list[Stage], max_steps: int | None) -> list[Stage]:
     return out
 
 
-def trainer_segments(stages: list[Stage]) -> list[tuple[int, int, int]]:
-    """Runs of consecutive stages that share a batch shape: ``(first_stage, last_stage, end_step)`` each.
+def trainer_segments(stages: list[Stage], every_stage: bool = False) -> list[tuple[int, int, int]]:
+    """Runs of consecutive stages that share a batch shape: ``(first_stage, last_stage, end_step)`` each; with
+    ``every_stage`` one run per stage (each stage its own trainer, for a fresh optimizer at every boundary).
 
     ``stages`` must be resolved (no null ``prompts_per_step``/``num_generations`` after the first explicit one).
+
+    >>> table = [Stage(steps=2, prompts_per_step=4, num_generations=2), Stage(steps=1, prompts_per_step=4,
+    ...          num_generations=2)]
+    >>> trainer_segments(table), trainer_segments(table, every_stage=True)
+    ([(0, 1, 3)], [(0, 0, 2), (1, 1, 3)])
     """
     segments = []
     bounds = stage_bounds(stages)
     first = 0
     for index in range(1, len(stages) + 1):
-        if index == len(stages) or _shape(stages[index]) != _shape(stages[first]):
+        if index == len(stages) or every_stage or _shape(stages[index]) != _shape(stages[first]):
             segments.append((first, index - 1, bounds[index - 1][1]))
             first = index
     return segments

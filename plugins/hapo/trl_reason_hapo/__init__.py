@@ -4,7 +4,18 @@ See ``docs/plugins/hapo.md``. The pure reward math is in ``length_reward``, the 
 the hooks in ``plugin``.
 """
 
-from .history import ShortestCorrectHistory
-from .length_reward import cosine_length_reward, length_rewards, linear_length_reward
+_EXPORTS = {
+    "ShortestCorrectHistory": "history",
+    "cosine_length_reward": "length_reward",
+    "length_rewards": "length_reward",
+    "linear_length_reward": "length_reward",
+}
+__all__ = sorted(_EXPORTS)
 
-__all__ = ["ShortestCorrectHistory", "cosine_length_reward", "length_rewards", "linear_length_reward"]
+
+def __getattr__(name):  # PEP 562: the submodules (and torch) load on first use; `trl-reason --help` stays fast
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

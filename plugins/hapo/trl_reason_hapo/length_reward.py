@@ -1,4 +1,4 @@
-"""HAPO's length reward, as pure functions (the authors' ``utils.py``, research/algorithms.md §5(b)).
+"""HAPO's length reward, as pure functions (the authors' ``utils.py``; docs/papers/hapo.md).
 
 ``h`` is the problem's history (the shortest correct length seen before this batch, or ``None`` while no answer
 to it has been correct); ``L`` the response length in tokens. Cosine type (the default)::

@@ -30,8 +30,6 @@ from typing import Literal
 from trl_reasoning import hookimpl
 from trl_reasoning.config_schema import ConfigError
 
-from .history import ShortestCorrectHistory
-from .length_reward import length_rewards
 
 REWARD_NAME = "hapo_length"
 PAPER = "https://arxiv.org/abs/2505.11225"
@@ -73,6 +71,8 @@ class Plugin:
             raise ConfigError("plugins.hapo.clip", f"must lie in [0, 1], got {config.clip}")
         if config.tolerance < 0:
             raise ConfigError("plugins.hapo.tolerance", f"must be >= 0, got {config.tolerance}")
+        from .history import ShortestCorrectHistory  # torch: imported when a recipe uses HAPO, not at discovery
+
         self.config = config
         self.history = ShortestCorrectHistory(0, mode=config.mode)
         self.num_problems = 0
@@ -101,6 +101,8 @@ class Plugin:
     def shape_rewards(self, trainer, batch):
         if batch.correct is None:
             raise ValueError("HAPO: the rollout batch has no `correct` flag (no reward with `is_correct`)")
+        from .length_reward import length_rewards
+
         history = self.history.lookup(batch.prompt_ids)  # (B,) NaN where empty
         rewards = length_rewards(batch.completion_lengths, history, batch.correct, kind=self.config.reward_type,
                                  clip=self.config.clip, tolerance=self.config.tolerance)  # (B,)

@@ -7,7 +7,9 @@ Models", arXiv 2506.12704, NeurIPS 2025; code github.com/zwhong714/ReAligner).
   ``<output_dir>/inra_adapter/``.
 * ``inference_model``: wrap the model in ``InRaTwoStream``: logits ``(1 - c) * without + c * with`` the adapter,
   two streams with their own KV caches, usable with ``generate``.
-* ``register_eval_options``: ``trl-reason eval --inra-c C [--inra-adapter DIR]``.
+* ``register_eval_options``: ``trl-reason eval --inra-c C [--inra-adapter DIR]`` (transformers backend only:
+  ``--backend vllm`` loads the weights itself and is refused with these options).
+* ``validate_run``: refuses ``trainer.use_vllm`` (vLLM would hold L layers, the policy L + 1).
 
 Training and rollouts always use the adapter path (c = 1): interpolated logits would not match the log-probs TRL
 computes for the loss. The interpolation is for evaluation and export only.
@@ -65,6 +67,14 @@ class Plugin:
         if config.source_layer < 0:
             raise ConfigError("plugins.inra.source_layer", f"must be >= 0, got {config.source_layer}")
         self.config = config
+
+    @hookimpl
+    def validate_run(self, recipe, args):
+        if getattr(args, "use_vllm", False):
+            raise ConfigError("trainer.use_vllm", "cannot be true with the inra plugin: vLLM builds the policy from "
+                              f"{recipe.model.name_or_path!r} with its L layers while the trained policy has L + 1 "
+                              "(the adapter inserted first), so the weight sync would shift every layer by one. "
+                              "Generate with transformers (trainer.use_vllm: false) or remove plugins.inra")
 
     @hookimpl
     def modify_model(self, model, processing_class, recipe):

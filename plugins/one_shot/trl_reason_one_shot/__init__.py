@@ -4,8 +4,19 @@
 ``sampler``: chosen examples replicated to fill the batch; ``plugin``: the hooks and ``trl-reason one-shot rank``.
 """
 
-from .ranking import historical_std, load_hist_acc_rows, rank_examples
-from .record import AccuracyRecord
-from .sampler import ReplicatedSampler
+_EXPORTS = {
+    "AccuracyRecord": "record",
+    "ReplicatedSampler": "sampler",
+    "historical_std": "ranking",
+    "load_hist_acc_rows": "ranking",
+    "rank_examples": "ranking",
+}
+__all__ = sorted(_EXPORTS)
 
-__all__ = ["AccuracyRecord", "ReplicatedSampler", "historical_std", "load_hist_acc_rows", "rank_examples"]
+
+def __getattr__(name):  # PEP 562: the submodules (and torch) load on first use; `trl-reason --help` stays fast
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,7 +39,6 @@ from trl_reasoning.config_schema import ConfigError
 
 from .ranking import HIST_ACC_FILE, historical_std, load_hist_acc_rows, rank_examples
 from .record import AccuracyRecord
-from .sampler import ReplicatedSampler
 
 logger = logging.getLogger("trl_reasoning.one_shot")
 PAPER = "https://arxiv.org/abs/2504.20571"
@@ -116,6 +115,8 @@ class Plugin:
             raise ConfigError("plugins.one_shot.replicate",
                               f"{len(rows)} example(s) x {replicate} copies = {len(rows) * replicate} groups, fewer "
                               f"than the {prompts_per_batch} prompts of one generation batch; raise `replicate`")
+        from .sampler import ReplicatedSampler  # torch: imported when a run builds its sampler
+
         self.chosen_rows, self.replicate = rows, replicate
         return ReplicatedSampler(rows, replicate, mini_repeat_count=default_sampler.mini_repeat_count,
                                  batch_size=default_sampler.batch_size, repeat_count=default_sampler.repeat_count,

@@ -1,4 +1,4 @@
-"""The historical variance score of 1-shot RLVR and the pi list it defines (research/algorithms.md §1(b)).
+"""The historical variance score of 1-shot RLVR and the pi list it defines (docs/papers/one_shot.md).
 
 v_i = var(s_i,1..E) over example i's per-epoch training accuracies [PAPER Eq. 1]; the authors' code sorts by
 ``np.std`` (population std, the same order), descending, with Python's stable ``sorted`` (ties keep the key order

@@ -1,7 +1,7 @@
 """Each training example's accuracy per epoch, as 1-shot RLVR records it during a run (``hist_acc``).
 
 The authors' verl fork logs, for every example and epoch, the mean accuracy of its rollouts in that epoch
-(``ray_trainer._log_scores_to_wandb``; research/algorithms.md §1(b)). Here the key is the dataset's stable
+(``ray_trainer._log_scores_to_wandb``; docs/papers/one_shot.md). Here the key is the dataset's stable
 ``prompt_id``; an example seen several times in one epoch (its copies in a replicated set, or several groups)
 contributes all its rollouts to that epoch's mean::
 

@@ -4,7 +4,7 @@ Each step PCL draws ``k * m`` candidate prompts, predicts each one's pass rate u
 model that reads the prompt alone (no rollouts), and keeps the ``m`` predicted closest to ``tau = 0.5``; the policy
 then generates ``n`` completions for each as usual. After scoring, the value model is regressed on each selected
 prompt's observed pass rate. No author code is public: every choice below follows the paper's description as
-summarised in ``research/algorithms.md`` §6 and is listed in ``docs/plugins/pcl.md``.
+summarised in ``docs/papers/pcl.md`` and is listed in ``docs/plugins/pcl.md``.
 
 ::
 
@@ -23,12 +23,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-import torch
-
 from trl_reasoning import hookimpl
 
-from .selection import draw_pool, effective_ratio, explained_variance, fill_to, nearest_to_target
-from .value_model import PromptValueModel, prompt_text
+# torch, .selection and .value_model are imported where they are used: discovering the plugin (`trl-reason --help`)
+# imports nothing heavy.
 
 VALUE_MODEL_NAME = "pcl_value"
 
@@ -40,10 +38,10 @@ class Plugin:
     class Config:
         pool_multiplier: int = field(default=4, metadata={
             "help": "k: candidates drawn per selected prompt (pool = k * m). Paper: m, n, k, tau = 512, 16, 4, 0.5 "
-                    "'(pool = 2,048 prompts/step)' [algorithms.md §6(c)]."})
+                    "'(pool = 2,048 prompts/step)' [docs/papers/pcl.md]."})
         target: float = field(default=0.5, metadata={
             "help": "tau: keep the prompts whose predicted pass rate is closest to it. Paper: 'tau = 0.5 gives the "
-                    "best accuracy' [algorithms.md §6(b)]."})
+                    "best accuracy' [docs/papers/pcl.md]."})
         value_model: Literal["separate", "policy_features"] = field(default="separate", metadata={
             "help": "separate: its own LM backbone + scalar head (the paper's 'second, often same-sized, value "
                     "model'); policy_features: a head on the policy's frozen last hidden state (no second model)."})
@@ -61,13 +59,15 @@ class Plugin:
         weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay of the value model."})
         updates_per_step: int = field(default=1, metadata={
             "help": "Value-model optimizer steps per generation round. Paper: 'once per RL step, on the m selected "
-                    "prompts' [algorithms.md §6(b)]."})
+                    "prompts' [docs/papers/pcl.md]."})
         batch_size: int = field(default=32, metadata={
             "help": "Prompts per value-model forward (prediction and fit micro-batches)."})
         max_prompt_tokens: int = field(default=1024, metadata={
             "help": "The value model reads at most this many prompt tokens (truncated on the right)."})
         dtype: Literal["float32", "bfloat16"] = field(default="float32", metadata={
-            "help": "Weights dtype of a separate value model."})
+            "help": "Weights dtype of a separate value model. float32 keeps master weights for its own AdamW (which "
+                    "DeepSpeed/FSDP never shard) and computes in bf16 when the trainer does (`bf16: true`); "
+                    "bfloat16 weights round away most updates at lr 1e-6."})
         seed: int | None = field(default=None, metadata={
             "help": "Seed of the candidate-pool generator (keyed by seed, step and round). Default: the run's seed."})
 
@@ -88,6 +88,10 @@ class Plugin:
     # -- setup --------------------------------------------------------------------------------------------------------
 
     def build_value_model(self, trainer) -> PromptValueModel:
+        import torch
+
+        from .value_model import PromptValueModel
+
         cfg = self.config
         if cfg.value_model == "policy_features":
             policy = trainer.accelerator.unwrap_model(trainer.model)
@@ -110,12 +114,20 @@ class Plugin:
 
     @hookimpl
     def auxiliary_models(self, trainer):
+        from trl_reasoning.models import DTYPE_KEY_ATTR
+
         self.value = self.build_value_model(trainer)
+        setattr(self.value, DTYPE_KEY_ATTR, "plugins.pcl.dtype")  # named by the start-up precision warning
         return {VALUE_MODEL_NAME: self.value}
 
     @hookimpl
     def trainer_ready(self, trainer):
+        import torch
+
         self.value = trainer.auxiliary.get(VALUE_MODEL_NAME, self.value)
+        args = trainer.args
+        self.value.autocast_dtype = (torch.bfloat16 if getattr(args, "bf16", False)
+                                     else torch.float16 if getattr(args, "fp16", False) else None)
         groups = [{"params": list(self.value.head.parameters()), "lr": self.config.head_learning_rate}]
         if self.value.train_backbone:
             groups.append({"params": [p for p in self.value.backbone.parameters() if p.requires_grad],
@@ -137,10 +149,14 @@ class Plugin:
         return count
 
     def texts(self, prompts) -> list[str]:
+        from .value_model import prompt_text
+
         return [prompt_text(p, self.value.tokenizer) for p in prompts]
 
     @hookimpl
     def select_prompts(self, trainer, rows, num_prompts):
+        from .selection import draw_pool, fill_to, nearest_to_target
+
         started = time.perf_counter()
         step = trainer.state.global_step
         seed = self.config.seed if self.config.seed is not None else trainer.args.seed
@@ -167,6 +183,8 @@ class Plugin:
 
     @hookimpl
     def on_rewards(self, trainer, batch):
+        from .selection import effective_ratio, explained_variance
+
         G = batch.num_generations
         prompts = [batch.prompts[g * G] for g in range(batch.num_groups)]
         observed = batch.group_pass_rate()  # (num_groups,)

@@ -19,6 +19,8 @@ The backbone stays in ``eval()`` mode (no dropout), so every process computes th
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 
@@ -55,6 +57,7 @@ class PromptValueModel(torch.nn.Module):
         self.max_prompt_tokens = max_prompt_tokens
         self.batch_size = batch_size
         self.head = torch.nn.Linear(hidden_size, 1)
+        self.autocast_dtype: torch.dtype | None = None  # the backbone's compute dtype (the trainer's bf16/fp16)
         torch.nn.init.zeros_(self.head.weight)
         torch.nn.init.zeros_(self.head.bias)
         if owns_backbone:
@@ -77,7 +80,9 @@ class PromptValueModel(torch.nn.Module):
         """(N, H) last-token hidden states."""
         enc = self._encode(texts)
         grad = self.train_backbone and torch.is_grad_enabled()
-        with torch.set_grad_enabled(grad):
+        autocast = (torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+                    if self.autocast_dtype is not None else contextlib.nullcontext())
+        with torch.set_grad_enabled(grad), autocast:  # fp32 weights, bf16 compute
             hidden = self.body(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
         last = enc["attention_mask"].sum(dim=1) - 1  # (N,)
         feats = hidden[torch.arange(hidden.size(0), device=hidden.device), last].float()  # (N, H)

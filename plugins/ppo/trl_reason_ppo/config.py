@@ -10,11 +10,13 @@ One-Shot-RLVR code: ``critic.optim.lr: 1e-5``, ``warmup_style: constant``, ``lr_
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from trl_reasoning.trainers import ReasoningGRPOConfig
 
 # Loss settings whose maths assume one advantage sign per sequence, which per-token GAE advantages break.
 SEQUENCE_LEVEL_LOSSES = ("vespo",)
+CRITIC_DTYPES = ("float32", "bfloat16", "float16", "policy")
 
 
 @dataclass
@@ -45,6 +47,11 @@ class ReasoningPPOConfig(ReasoningGRPOConfig):
     critic_warmup_steps: int = field(default=0, metadata={
         "help": "Optimizer steps at the start during which only the critic learns; the policy's gradients are "
                 "dropped (verl `trainer.critic_warmup: 0`)."})
+    critic_dtype: Literal["float32", "bfloat16", "float16", "policy"] = field(default="float32", metadata={
+        "help": "Weights dtype of the critic: float32 (default; verl loads its critic in fp32, `model_dtype: fp32`) "
+                "keeps fp32 master weights and computes in bf16 under `bf16: true`; bfloat16 weights lose most "
+                "small AdamW updates (PPO runs without DeepSpeed/FSDP, which would keep masters). `policy` uses the "
+                "policy's dtype."})
     critic_lora_r: int = field(default=0, metadata={
         "help": "Train the critic as a LoRA adapter of this rank (its value head fully); 0 trains all weights."})
     critic_lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha of the critic's adapter."})
@@ -75,6 +82,8 @@ class ReasoningPPOConfig(ReasoningGRPOConfig):
             raise ValueError(f"cliprange_value must be > 0 or null (no clipping), got {self.cliprange_value}")
         if self.kl_reward_coef < 0:
             raise ValueError(f"kl_reward_coef must be >= 0, got {self.kl_reward_coef}")
+        if self.critic_dtype not in CRITIC_DTYPES:
+            raise ValueError(f"critic_dtype must be one of {', '.join(CRITIC_DTYPES)}, got {self.critic_dtype!r}")
         if self.critic_warmup_steps < 0:
             raise ValueError(f"critic_warmup_steps must be >= 0, got {self.critic_warmup_steps}")
         if self.loss_type in SEQUENCE_LEVEL_LOSSES:

@@ -5,7 +5,7 @@ critic is. It is never put inside the policy: vLLM pushes the policy's weights b
 policy, and TRL's fused LM head returns log-probs, not the hidden states a value head needs::
 
     source = critic_source(args, recipe, policy)         # test_model > critic_model_name_or_path > the policy
-    critic = load_critic(source, args, dtype=policy.dtype)
+    critic = load_critic(source, args, dtype=torch.float32)    # fp32 master weights; bf16 compute by autocast
     values = critic_values(critic, prompt_ids, prompt_mask, completion_ids, completion_mask)   # (B, T)
 """
 

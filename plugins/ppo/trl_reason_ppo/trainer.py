@@ -18,7 +18,9 @@ every checkpoint as ``checkpoint-N/critic/`` and restored on resume; its optimiz
 optimizer (``optimizer.pt``). PPO epochs and mini-batches are TRL's ``num_iterations`` and ``steps_per_generation``.
 
 Overrides (each calls ``super()``): ``__init__``, ``create_scheduler``, ``save_model``,
-``_load_optimizer_and_scheduler``. DeepSpeed and FSDP are not supported (the critic shares the optimizer).
+``_load_optimizer_and_scheduler``. DeepSpeed and FSDP are not supported (the critic shares the optimizer), so the
+fp32 master weights come from the load: the policy with ``model.dtype: float32``, the critic with ``critic_dtype:
+float32`` (the default), both computing in bf16 under ``bf16: true`` (autocast).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import torch
 from transformers import TrainerCallback
 
 from trl_reasoning import hookimpl
+from trl_reasoning.models import DTYPE_KEY_ATTR
 from trl_reasoning.trainers import ReasoningGRPOTrainer
 
 from .config import ReasoningPPOConfig
@@ -126,9 +129,12 @@ class ReasoningPPOTrainer(ReasoningGRPOTrainer):
     def build_critic(self):
         source = critic_source(self.args, self.recipe, self.accelerator.unwrap_model(self.model))
         trust = bool(getattr(getattr(self.recipe, "model", None), "trust_remote_code", False))
-        logger.info("critic: loading %s", source)
-        return load_critic(source, self.args, dtype=self.accelerator.unwrap_model(self.model).dtype,
-                           trust_remote_code=trust)
+        dtype = (self.accelerator.unwrap_model(self.model).dtype if self.args.critic_dtype == "policy"
+                 else getattr(torch, self.args.critic_dtype))
+        logger.info("critic: loading %s in %s", source, dtype)
+        critic = load_critic(source, self.args, dtype=dtype, trust_remote_code=trust)
+        setattr(critic, DTYPE_KEY_ATTR, "trainer.critic_dtype")  # named by the start-up precision warning
+        return critic
 
     def critic_param_groups(self) -> list[dict]:
         decay = set(self.get_decay_parameter_names(self.critic))

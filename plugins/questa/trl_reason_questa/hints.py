@@ -1,6 +1,6 @@
 r"""QuestA's partial-solution hints and hard-problem rule as pure functions.
 
-The authors' ``AReaL/datasets/add_prefix.py`` (algorithms.md §3) builds each training prompt as::
+The authors' ``AReaL/datasets/add_prefix.py`` (docs/papers/questa.md) builds each training prompt as::
 
     solution = generation.split('</think>')[-1]         # the solution block after the reasoning
     prefix   = solution[: int(len(solution) * p)]       # cut by characters
@@ -26,8 +26,15 @@ THINK_END = "</think>"
 
 
 def solution_block(solution: str, after_think: bool = True) -> str:
-    """The part of a solution a hint is cut from: the text after the last ``</think>`` (all of it without one)."""
-    return solution.split(THINK_END)[-1] if after_think else solution
+    """The part of a solution a hint is cut from: the text after the last ``</think>`` (all of it without one).
+
+    With ``after_think`` (the text is a whole generation) a generation stored in double quotes loses them first, as
+    ``add_prefix.py`` does (``if text[0] == '"': text = text[1:-1]``)."""
+    if not after_think:
+        return solution
+    if solution.startswith('"'):
+        solution = solution[1:-1]
+    return solution.split(THINK_END)[-1]
 
 
 def char_prefix(solution: str, fraction: float) -> str:

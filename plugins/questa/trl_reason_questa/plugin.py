@@ -6,7 +6,8 @@ Name it in a recipe (the training rows need a worked solution column; the embedd
       questa:
         schedule: [{start_step: 0, fraction: 0.5}, {start_step: 100, fraction: 0.25}]
     trainer:
-      group_filter: [0.05, 0.95]     # the authors' success-rate filter, a core option
+      group_filter: [0.05, 0.95]     # the authors' success-rate filter, a core option ...
+      group_filter_max_rounds: 4     # ... that only changes the gradient with refill: rejected groups are replaced
 
 How each part acts (docs/plugins/questa.md has the whole story):
 
@@ -15,6 +16,9 @@ How each part acts (docs/plugins/questa.md has the whole story):
   ``problem + "\\n\\n## Hint." + first p of the solution`` with the recipe's template (training only: evaluation
   prompts never carry a hint).
 * ``trl-reason questa select``: the hard-problem pool (problems the model solves 0-4 times of 8 with the hint).
+
+Refill rounds (``trainer.group_filter_max_rounds``) draw replacement rows through the same ``transform_prompt``, so
+replacement prompts carry hints cut at the step's fraction.
 """
 
 from __future__ import annotations
@@ -85,10 +89,10 @@ class Plugin:
             "help": "Text between the problem and the marker (`add_prefix.py`: `\"\\n\\n\"`)."})
         solution_column: str = field(default="solution", metadata={
             "help": "Training-data column with the worked solution (the authors: a DeepSeek-R1 generation of "
-                    "OpenR1-Math-220k)."})
+                    "OpenR1-Math-220k, the `generation` column of their released pool files)."})
         after_think: bool = field(default=True, metadata={
             "help": "Cut from the text after the last `</think>` (`gen.split('</think>')[-1]`): the solution, not "
-                    "the reasoning."})
+                    "the reasoning; a generation stored in double quotes loses them first, as in add_prefix.py."})
         require_answer_in_solution: bool = field(default=True, metadata={
             "help": "Give no hint when the reference answer does not appear in the solution block (`add_prefix.py` "
                     "drops such records; at train time the row keeps its plain prompt)."})

@@ -1,4 +1,5 @@
-"""FastCuRL's configuration: the paper's stage table becomes three trainers, errors name the stage and the fix."""
+"""FastCuRL's configuration: the paper's stage table becomes four trainers (three when the optimizer carries
+over), errors name the stage and the fix."""
 
 from types import SimpleNamespace
 
@@ -14,8 +15,19 @@ def _args(**overrides):
     return SimpleNamespace(**{**values, **overrides})
 
 
-def test_paper_table_runs_as_three_trainers_on_eight_gpus():
+def test_paper_table_runs_as_four_trainers_each_with_a_fresh_optimizer():
+    """The default (the authors' four separate verl jobs): one trainer per stage, each later one marked
+    fresh_optimizer, so the core does not restore the optimizer and scheduler at the boundary."""
     plugin = Plugin(Plugin.Config())
+    plan = plugin.run_stages(recipe=SimpleNamespace(seed=1), args=_args())
+    assert [p["max_steps"] for p in plan] == [160, 750, 980, 1560]
+    assert [p.get("fresh_optimizer", False) for p in plan] == [False, True, True, True]
+    assert [(p["num_generations"], p["gradient_accumulation_steps"], p["max_completion_length"]) for p in plan] == \
+        [(8, 16, 8192), (8, 8, 16384), (8, 8, 24576), (16, 16, 16384)]
+
+
+def test_without_fresh_optimizer_the_paper_table_runs_as_three_trainers_on_eight_gpus():
+    plugin = Plugin(Plugin.Config(fresh_optimizer=False))
     plan = plugin.run_stages(recipe=SimpleNamespace(seed=1), args=_args())
     common = {"generation_batch_size": None, "steps_per_generation": None, "beta": 0.001}
     assert plan == [

@@ -37,8 +37,8 @@ class Observer:
 def _run(make_recipe, output_dir, resume=None):
     recipe = make_recipe(
         data={"train": "embedded:arithmetic", "options": {"n_train": 64, "n_test": 8, "max_operand": 99}},
-        trainer={"per_device_train_batch_size": 4, "save_strategy": "steps", "save_steps": 2, "max_steps": -1},
-        plugins={"fastcurl": {"stages": STAGES}}, output_dir=str(output_dir))
+        trainer={"per_device_train_batch_size": 4, "save_strategy": "steps", "save_steps": 2, "max_steps": 4},
+        plugins={"fastcurl": {"stages": STAGES, "fresh_optimizer": False}}, output_dir=str(output_dir))
     pm = PluginManager(extra_modules=[("fastcurl", fastcurl_module)], discover=False)
     observer = Observer()
     pm.register_active("observer", observer)

@@ -1,4 +1,4 @@
-"""HAPO's length reward against the values in research/algorithms.md §5(b) (h = 1000)."""
+"""HAPO's length reward against the values in docs/papers/hapo.md, Length reward (h = 1000)."""
 
 import math
 
@@ -9,7 +9,7 @@ from trl_reason_hapo.length_reward import cosine_length_reward, length_rewards, 
 
 H = 1000.0
 
-# (L, correct reward, incorrect reward): the table of algorithms.md §5(b), plus the points between.
+# (L, correct reward, incorrect reward): the table of docs/papers/hapo.md, plus the points between.
 COSINE_TABLE = [
     (0, 1.0, 0.0),
     (250, 0.924, 0.0),

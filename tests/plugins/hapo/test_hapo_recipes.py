@@ -8,7 +8,7 @@ from trl_reasoning.recipe import load_recipe
 from trl_reasoning.run import prepare
 
 ROOT = Path(__file__).resolve().parents[3]
-RECIPES = sorted((ROOT / "recipes" / "hapo").glob("*.yaml"))
+RECIPES = sorted(p for p in (ROOT / "recipes" / "hapo").glob("*.yaml") if p.name != "paper-settings.yaml")
 
 
 def plugin_manager():

@@ -1,6 +1,8 @@
-"""The historical-variance ranking reproduces the authors' pi list from DSR-sub (research/algorithms.md §1(b))."""
+"""The historical-variance ranking reproduces the authors' pi list from DSR-sub (docs/papers/one_shot.md, "Choosing
+the example")."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -8,10 +10,13 @@ import pytest
 from trl_reason_one_shot.ranking import historical_std, load_hist_acc_rows, rank_examples
 from trl_reasoning.cli import main
 
-DSR_SUB = Path("/work/shared/data/dsr_sub.jsonl")
-if not DSR_SUB.exists():  # the repository's sibling `shared/` checkout
-    DSR_SUB = Path(__file__).resolve().parents[4] / "shared" / "data" / "dsr_sub.jsonl"
-needs_data = pytest.mark.skipif(not DSR_SUB.exists(), reason=f"DSR-sub not found at {DSR_SUB}")
+# The whole 1,209-row DSR-sub file (with its hist_acc column) is needed: a fixture of a few rows cannot show the pi list.
+_DATA_DIR = os.environ.get("TRL_REASONING_DATA_DIR")
+DSR_SUB = Path(_DATA_DIR or ".") / "dsr_sub.jsonl"
+needs_data = pytest.mark.skipif(
+    not _DATA_DIR or not DSR_SUB.exists(),
+    reason="needs the full benchmark files: set TRL_REASONING_DATA_DIR" if not _DATA_DIR
+    else f"needs the full benchmark files: no dsr_sub.jsonl in TRL_REASONING_DATA_DIR={_DATA_DIR}")
 
 
 @needs_data

@@ -32,10 +32,11 @@ def register_rewards(register):
 
 def plugin_manager() -> PluginManager:
     """The ppo plugin (and this module's reward) only: the test does not depend on what else is installed."""
+    import trl_reason_correctness.plugin as correctness_plugin
     import trl_reason_ppo.plugin as ppo_plugin
 
-    return PluginManager(extra_modules=[("ppo", ppo_plugin), ("ppo_test_rewards", sys.modules[__name__])],
-                         discover=False)
+    return PluginManager(extra_modules=[("ppo", ppo_plugin), ("correctness", correctness_plugin),
+                                        ("ppo_test_rewards", sys.modules[__name__])], discover=False)
 
 
 def test_ppo_trainer_is_registered():

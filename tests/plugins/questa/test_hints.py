@@ -35,6 +35,18 @@ def test_hint_is_cut_from_the_text_after_think():
     assert solution_block("no reasoning here") == "no reasoning here"
 
 
+@pytest.mark.parametrize("generation, after_think, block", [
+    ('"<think>\nr\n</think>\n\n12 + 34 = 46."', True, "\n\n12 + 34 = 46."),   # stored quoted: both quotes go
+    ("<think>\nr\n</think>\n\n12 + 34 = 46.", True, "\n\n12 + 34 = 46."),
+    ('"Quoted solution."', False, '"Quoted solution."'),                    # a plain solution column is kept
+])
+def test_a_quoted_generation_loses_its_quotes_as_add_prefix_does(generation, after_think, block):
+    assert solution_block(generation, after_think) == block
+    # the cut counts the characters of the unquoted block
+    assert hinted_problem("P", generation, 0.7, after_think=after_think, min_prefix_chars=1) == (
+        "P\n\n## Hint." + block[: int(len(block) * 0.7)])
+
+
 @pytest.mark.parametrize("prefix, expected", [
     ("0123456789", "P\n\n## Hint.0123456789"),
     ("012345678", "P\n\n"),

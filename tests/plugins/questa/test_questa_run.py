@@ -67,3 +67,56 @@ def test_select_writes_the_hard_pool(tiny_model_path, tmp_path):
     assert sum(summary["correct_histogram"]) == 3 and summary["kept"] == len(pool)
     assert all(0 <= row["questa_correct"] <= 1 and {"problem", "answer", "solution"} <= set(row) for row in pool)
     assert len(pool) == sum(summary["correct_histogram"][:2])
+
+
+def _filter_run(make_recipe, tmp_path, name, max_rounds):
+    from questa_helpers import REWARD, LossBatchRecorder
+
+    recipe = make_recipe(
+        data={"train": "embedded:arithmetic",
+              "options": {"n_train": 48, "n_test": 4, "max_operand": 99, "terms": 2, "operations": ["+", "-"]}},
+        trainer={"num_generations": 4, "per_device_train_batch_size": 16, "max_completion_length": 4,
+                 "group_filter": [0.05, 0.95], "group_filter_max_rounds": max_rounds},
+        rewards=REWARD,
+        plugins={"questa": {"schedule": [{"start_step": 0, "fraction": 0.5}]}})
+    pm = PluginManager(extra_modules=[("questa", questa_module)], discover=False)
+    recorder = LossBatchRecorder()
+    pm.register_active("recorder", recorder)
+    results = run_recipe(recipe, output_dir=str(tmp_path / name), pm=pm)
+    assert results["train"]["global_step"] == 2
+    metrics = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+    return recorder, [m["group_filter/kept_fraction"] for m in metrics if "group_filter/kept_fraction" in m]
+
+
+def test_the_filter_with_refill_changes_which_groups_reach_the_loss(make_recipe, tmp_path, monkeypatch):
+    from trl_reasoning.run import ALLOW_IMPORTS_ENV
+
+    monkeypatch.setenv(ALLOW_IMPORTS_ENV, "questa_helpers")  # the test reward is named by its import path
+    # Same seed, same data order; the reward fixes each group's pass rate by prompt_id (1, 0 or 0.5).
+    plain, plain_kept = _filter_run(make_recipe, tmp_path, "no-refill", 0)
+    refill, refill_kept = _filter_run(make_recipe, tmp_path, "refill", 8)
+
+    # Without refill the all-right / all-wrong groups stay in the loss batch (zero advantage, as GRPO gives them
+    # anyway): the filter changes nothing.
+    plain_rates = [r for b in plain.loss_batches for r in b["pass_rates"]]
+    assert any(r in (0.0, 1.0) for r in plain_rates), plain_rates
+    for b in plain.loss_batches:
+        assert b["prompt_ids"] == plain.first_rounds[b["step"]]
+        for rate, mass in zip(b["pass_rates"], b["advantage_mass"]):
+            assert (mass > 0) == (0.0 < rate < 1.0)
+    assert min(plain_kept) < 1.0
+
+    # With refill every group in the loss batch is informative: replacements took the filtered groups' places.
+    assert len(refill.loss_batches) == len(plain.loss_batches) == 2
+    assert [b["prompt_ids"] for b in refill.loss_batches] != [b["prompt_ids"] for b in plain.loss_batches]
+    replaced = 0
+    for b in refill.loss_batches:
+        assert b["pass_rates"] == [0.5] * 4 and all(mass > 0 for mass in b["advantage_mass"])
+        first = refill.first_rounds[b["step"]]
+        for pid, prompt, row in zip(b["prompt_ids"], b["prompts"], b["rows"]):
+            # replacement prompts carry QuestA's hint too, built from their own row
+            prefix = row["solution"][: int(len(row["solution"]) * 0.5)]
+            assert prompt[-1]["content"] == f"{row['problem']}\n\n## Hint.{prefix}" and len(prefix) >= 10
+            replaced += pid not in first
+    assert replaced > 0
+    assert refill_kept == [1.0, 1.0]
