@@ -413,6 +413,17 @@ def build_trainer(prepared: PreparedRun, output_dir: str, extra_callbacks: list 
     return trainer
 
 
+def check_vllm_available(args) -> None:
+    """``trainer.use_vllm: true`` (every paper recipe) on a machine without vLLM: refuse before the model loads
+    (TRL would raise its ImportError only after loading it)."""
+    import importlib.util
+
+    if getattr(args, "use_vllm", False) and importlib.util.find_spec("vllm") is None:
+        raise ConfigError("trainer.use_vllm", "vLLM is not installed in this environment. Either install it on a "
+                          "GPU machine (pip install 'trl-reasoning[vllm]'), or generate with transformers: "
+                          "--set trainer.use_vllm=false")
+
+
 def run_recipe(recipe: Recipe, output_dir: str | None = None, resume: str | bool | None = None,
                pm: PluginManager | None = None) -> dict:
     """Run a recipe end to end and return its results (also written to ``<output_dir>/results.json``)."""
@@ -422,7 +433,9 @@ def run_recipe(recipe: Recipe, output_dir: str | None = None, resume: str | bool
     output_dir = str(output_dir or recipe.output_dir)
     recipe.output_dir = output_dir
     prepared = prepare(recipe, pm)
-    prepared.pm.hook.validate_run(recipe=recipe, args=build_config(prepared, output_dir))  # before any model loads
+    args = build_config(prepared, output_dir)
+    prepared.pm.hook.validate_run(recipe=recipe, args=args)  # before any model loads
+    check_vllm_available(args)
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     lock = checkpoints.lock_output_dir(output_dir)  # a second run into this directory exits 2 naming this one
     redact.write_text(Path(output_dir) / "recipe.resolved.yaml", recipe.to_yaml())

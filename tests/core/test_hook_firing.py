@@ -167,6 +167,9 @@ def test_every_run_time_hook_fires_with_its_effect(make_recipe, run_recipe_steps
     metrics = [json.loads(line) for line in Path(recipe.output_dir, "metrics.jsonl").read_text().splitlines()]
     assert [m.get("schedule/max_completion_length") for m in metrics if "schedule/stage" in m][:2] == [16.0, 6.0]
     assert any("loss/probe_term" in m for m in metrics) and any("recorder/batches" in m for m in metrics)
+    # the end-of-training summary line does not repeat the last step's plugin metrics under the same step
+    summary = [m for m in metrics if "train_runtime" in m]
+    assert len(summary) == 1 and "recorder/batches" not in summary[0]
     assert all(found_marker and has_logps for found_marker, has_logps, _ in recorder.loss_inputs)
     # plugin state is in every checkpoint and comes back on resume
     state = torch.load(Path(recipe.output_dir) / "checkpoint-1" / PLUGIN_STATE_FILE, weights_only=False)

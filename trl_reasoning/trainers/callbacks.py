@@ -28,7 +28,9 @@ class HookCallback(TrainerCallback):
             self.trainer.apply_schedule(state.global_step)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs is not None and self.trainer._has["metrics"]:
+        # Trainer's end-of-training summary (train_runtime, train_loss, ...) is logged under the last step again:
+        # plugin metrics belong to the step's own line, not repeated on the summary line.
+        if logs is not None and self.trainer._has["metrics"] and "train_runtime" not in logs:
             mode = "train" if self.trainer.model.training else "eval"
             for result in self.trainer.pm.hook.metrics(trainer=self.trainer, mode=mode):
                 logs.update(result or {})

@@ -312,11 +312,11 @@ class ReasoningGRPOTrainer(GRPOTrainer):
         truncated = batch.truncated.float().mean().item()
         zero_std = (batch.group_reward_std() < 1e-6).float().mean().item() if batch.num_generations > 1 else 0.0
         if truncated > self.args.warn_truncated_fraction:
-            self._warn_once("truncated", f"step {batch.step}: {truncated:.0%} of completions hit "
+            self._warn_once("truncated", f"step {batch.step + 1}: {truncated:.0%} of completions hit "
                             f"max_completion_length={self.max_completion_length} without EOS; their rewards are "
                             "unreliable. Raise max_completion_length or set mask_truncated_completions (TRL #5697).")
         if zero_std > self.args.warn_zero_std_fraction:
-            self._warn_once("zero_std", f"step {batch.step}: {zero_std:.0%} of groups have identical rewards, so "
+            self._warn_once("zero_std", f"step {batch.step + 1}: {zero_std:.0%} of groups have identical rewards, so "
                             "they carry no gradient. Use easier problems, more generations, or partial credit.")
 
     def _warn_once(self, key: str, message: str) -> None:
@@ -434,7 +434,8 @@ class ReasoningGRPOTrainer(GRPOTrainer):
     def _load_optimizer_and_scheduler(self, checkpoint):
         """Also: check the checkpoint came from this run, restore plugin state, and put TRL's micro-step counter
         where the uninterrupted run would have it (so a resume inside a generation block keeps the data order).
-        With ``fresh_optimizer`` set (``run_stages``' key, at a stage boundary) the optimizer and LR scheduler stay new."""
+        With ``fresh_optimizer`` set (``run_stages``' key, at a stage boundary) the optimizer and LR scheduler stay
+        new."""
         if not getattr(self, "fresh_optimizer", False):
             super()._load_optimizer_and_scheduler(checkpoint)
         if checkpoint is None:

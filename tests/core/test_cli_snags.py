@@ -1,5 +1,6 @@
-"""``--set`` addresses list items (``rewards[0].weight``), keeps yes/no/on/off as strings, and forces a string
-when quoted; a wrong index exits 2 naming it, before anything loads."""
+"""Command-line snags a plugin author hit: ``--set`` addresses list items (``rewards[0].weight``), keeps yes/no/on/off
+as strings and forces a string when quoted, and a wrong index exits 2 naming it; ``trainer.use_vllm: true`` without
+vLLM is refused with the two ways out before any model loads."""
 
 from __future__ import annotations
 
@@ -57,3 +58,17 @@ def test_list_item_override_through_the_command_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 2 and "rewards[3]" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_use_vllm_without_vllm_is_refused_before_any_load(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vLLM is installed here")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("model: {name_or_path: /nonexistent/model}\nrewards:\n  - {name: correctness}\n"
+                      "trainer: {use_vllm: true}\n", encoding="utf-8")
+    status = main(["run", str(recipe), "--output-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 2 and "trainer.use_vllm" in err and "use_vllm=false" in err and "vllm]" in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
