@@ -4,6 +4,8 @@ See ``docs/plugins/hapo.md``. The pure reward math is in ``length_reward``, the 
 the hooks in ``plugin``.
 """
 
+from trl_reasoning import lazy_exports
+
 _EXPORTS = {
     "ShortestCorrectHistory": "history",
     "cosine_length_reward": "length_reward",
@@ -12,10 +14,5 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):  # PEP 562: the submodules (and torch) load on first use; `trl-reason --help` stays fast
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# the submodules (and torch) load on first use, so `trl-reason --help` stays fast
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,5 +1,7 @@
 """InRa (inference-time realignment) for trl-reasoning: see ``trl_reason_inra.plugin`` and docs/plugins/inra.md."""
 
+from trl_reasoning import lazy_exports
+
 _EXPORTS = {
     "InRaTwoStream": "two_stream",
     "insert_adapter_layer": "surgery",
@@ -10,10 +12,5 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):  # PEP 562: the submodules (and torch) load on first use; `trl-reason --help` stays fast
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# the submodules (and torch) load on first use, so `trl-reason --help` stays fast
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -4,6 +4,8 @@
 ``sampler``: chosen examples replicated to fill the batch; ``plugin``: the hooks and ``trl-reason one-shot rank``.
 """
 
+from trl_reasoning import lazy_exports
+
 _EXPORTS = {
     "AccuracyRecord": "record",
     "ReplicatedSampler": "sampler",
@@ -13,10 +15,5 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):  # PEP 562: the submodules (and torch) load on first use; `trl-reason --help` stays fast
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# the submodules (and torch) load on first use, so `trl-reason --help` stays fast
+__getattr__ = lazy_exports(__name__, _EXPORTS)

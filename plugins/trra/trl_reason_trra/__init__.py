@@ -1,5 +1,7 @@
 """TrRa (training-time realignment) for trl-reasoning: see ``trl_reason_trra.plugin`` and docs/plugins/trra.md."""
 
+from trl_reasoning import lazy_exports
+
 _EXPORTS = {
     "forward_kl": "fusion",
     "fuse_logits": "fusion",
@@ -7,10 +9,5 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):  # PEP 562: the submodules (and torch) load on first use; `trl-reason --help` stays fast
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# the submodules (and torch) load on first use, so `trl-reason --help` stays fast
+__getattr__ = lazy_exports(__name__, _EXPORTS)
