@@ -537,12 +537,7 @@ def _stage_plan(prepared: PreparedRun, output_dir: str, checkpoint: str | None) 
     ends = [stage.get("max_steps") for stage in stages]
     if any(not isinstance(end, int) or end < 1 for end in ends) or any(b <= a for a, b in zip(ends, ends[1:])):
         raise ConfigError("plugins", f"run_stages must give each stage an increasing max_steps, got {ends}")
-    done = 0
-    if checkpoint is not None:
-        from transformers.trainer import TRAINER_STATE_NAME
-
-        state = Path(checkpoint) / TRAINER_STATE_NAME
-        done = json.loads(state.read_text(encoding="utf-8"))["global_step"] if state.exists() else 0
+    done = (_trained_steps(checkpoint) or 0) if checkpoint is not None else 0
     first = next((i for i, end in enumerate(ends) if end > done), len(stages) - 1)
     return stages, first
 
@@ -558,6 +553,14 @@ def _stage_overrides(stages: list[dict], index: int, checkpoint: str | None) -> 
 STAGE_KEYS = ("fresh_optimizer",)  # run_stages keys that are not trainer-config fields
 
 
+def _trained_steps(checkpoint: str) -> int | None:
+    """The global step a checkpoint holds (TRL's ``trainer_state.json``), or ``None`` without that file."""
+    from transformers.trainer import TRAINER_STATE_NAME
+
+    state = Path(checkpoint) / TRAINER_STATE_NAME
+    return json.loads(state.read_text(encoding="utf-8"))["global_step"] if state.exists() else None
+
+
 def _start_fresh_if_asked(trainer, stages: list[dict], index: int, checkpoint: str | None) -> None:
     """``fresh_optimizer``: a stage whose trainer resumes from the checkpoint at its first step (the boundary, in
     the run or on ``--resume``) starts with a new optimizer and LR scheduler; a resume inside the stage restores
@@ -568,11 +571,7 @@ def _start_fresh_if_asked(trainer, stages: list[dict], index: int, checkpoint: s
                           "fresh-optimizer setting off")
     if index == 0 or checkpoint is None or not stages[index].get("fresh_optimizer"):
         return
-    from transformers.trainer import TRAINER_STATE_NAME
-
-    state = Path(checkpoint) / TRAINER_STATE_NAME
-    step = json.loads(state.read_text(encoding="utf-8"))["global_step"] if state.exists() else None
-    if step == stages[index - 1]["max_steps"]:
+    if _trained_steps(checkpoint) == stages[index - 1]["max_steps"]:
         trainer.fresh_optimizer = True  # read by the trainers' _load_optimizer_and_scheduler
 
 
