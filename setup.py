@@ -1,7 +1,7 @@
 """Build hook: the wheel carries the repository's ``recipes/`` as ``trl_reasoning/recipes/`` (package data).
 
 The recipes stay at the top of the repository, where users and docs find them; ``trl-reason recipes`` and
-``trl-reason run NAME`` read them from the installed package (``trl_reasoning.catalog``). An editable install
+``trl-reason run NAME`` read them from the installed package (``trl_reasoning.config.catalog``). An editable install
 copies nothing: the catalog falls back to the checkout's ``recipes/`` folder.
 """
 

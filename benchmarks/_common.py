@@ -25,7 +25,7 @@ def heldout(recipe, model, tokenizer, correct_lengths: bool = False) -> dict:
     ``correct_lengths`` also the mean token length of the strictly correct responses and their count."""
     from trl_reasoning.data import load_test_rows
     from trl_reasoning.evaluation.training import HeldOutEvaluator
-    from trl_reasoning.rewards import strict_correct
+    from trl_reasoning.rewards.boxed_integer import strict_correct
 
     rows = load_test_rows(recipe.data)[: recipe.eval.limit]
     evaluator = HeldOutEvaluator(rows, template=recipe.data.template, system_prompt=recipe.data.system_prompt,

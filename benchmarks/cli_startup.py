@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "cli_startup.json"
 TARGET_SECONDS = 2.0
 EAGER_CHAIN = ("import torch, transformers, trl, peft, datasets, sympy; import trl_reasoning.trainers; "
-               "import trl_reasoning.cli")
+               "import trl_reasoning.cli.main")
 
 
 def timed_once(command: list[str], env: dict) -> tuple[float, float]:

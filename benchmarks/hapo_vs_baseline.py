@@ -32,8 +32,8 @@ def run_arm(recipe_path: str, arm: str, steps: int, overrides: list[str], output
     import torch
     import trl_reason_hapo.plugin as hapo_plugin
 
-    from trl_reasoning.plugins import PluginManager
-    from trl_reasoning.recipe import load_recipe
+    from trl_reasoning.plugins.manager import PluginManager
+    from trl_reasoning.config.recipe import load_recipe
     from trl_reasoning.run import build_trainer, prepare
 
     recipe = load_recipe(recipe_path, [*overrides, *([f"trainer.max_steps={steps}"] if steps else [])])

@@ -54,7 +54,7 @@ def plugin_manager():
     import trl_reason_format_reward.plugin as format_plugin
     import trl_reason_one_shot.plugin as one_shot_plugin
 
-    from trl_reasoning.plugins import PluginManager
+    from trl_reasoning.plugins.manager import PluginManager
 
     return PluginManager(extra_modules=[("one_shot", one_shot_plugin), ("format_reward", format_plugin)],
                          discover=False)
@@ -63,7 +63,7 @@ def plugin_manager():
 def run_arm(recipe_path: str, arm: str, steps: int | None, overrides: list[str], output_dir: Path) -> dict:
     import torch
 
-    from trl_reasoning.recipe import load_recipe
+    from trl_reasoning.config.recipe import load_recipe
     from trl_reasoning.run import build_trainer, prepare
 
     arm_overrides = ARMS[arm] or []
@@ -112,7 +112,7 @@ def example_pass_rates(recipe_path: str, overrides: list[str], first: int, last:
     from pcl_value_ranking import measure_pass_rates
     from trl_reasoning.data import load_train_rows, prompt_rows
     from trl_reasoning.models import load_model
-    from trl_reasoning.recipe import load_recipe
+    from trl_reasoning.config.recipe import load_recipe
 
     recipe = load_recipe(recipe_path, overrides)
     torch.manual_seed(int(recipe.seed))

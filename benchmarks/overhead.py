@@ -130,7 +130,7 @@ def run_arm(arm: str, steps: int, model_dir: str, dataset, workdir: Path) -> lis
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-    from trl_reasoning.plugins import PluginManager
+    from trl_reasoning.plugins.manager import PluginManager
     from trl_reasoning.trainers import ReasoningGRPOConfig, ReasoningGRPOTrainer
 
     common = dict(output_dir=str(workdir / arm), max_steps=steps, num_generations=4, per_device_train_batch_size=8,

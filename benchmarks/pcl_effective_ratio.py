@@ -44,8 +44,8 @@ class Observer:
 
 
 def run(recipe_path: str, steps: int, with_pcl: bool, model: str | None, out_dir: str, extra=()):
-    from trl_reasoning.plugins import PluginManager
-    from trl_reasoning.recipe import load_recipe
+    from trl_reasoning.plugins.manager import PluginManager
+    from trl_reasoning.config.recipe import load_recipe
     from trl_reasoning.run import run_recipe
     from trl_reasoning.testing import registered_plugin
 
@@ -66,7 +66,7 @@ def heldout_value_accuracy(recipe, trainer, count: int, n: int) -> dict:
     from trl_reason_pcl.selection import explained_variance
 
     from trl_reasoning.data import load_test_rows, prompt_rows
-    from trl_reasoning.rewards import strict_correct
+    from trl_reasoning.rewards.boxed_integer import strict_correct
 
     plugin = trainer.pm.active["pcl"]
     rows = prompt_rows(load_test_rows(recipe.data)[:count], recipe.data)

@@ -46,8 +46,8 @@ def main(argv=None) -> dict:
 
     from trl_reasoning.data import load_train_dataset
     from trl_reasoning.models import load_model, resolve_model_path
-    from trl_reasoning.recipe import DataSection
-    from trl_reasoning.rewards import strict_correct
+    from trl_reasoning.config.recipe import DataSection
+    from trl_reasoning.rewards.boxed_integer import strict_correct
 
     torch.manual_seed(args.seed)
     section = DataSection(train="embedded:arithmetic", template="chat",

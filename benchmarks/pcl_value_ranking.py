@@ -89,7 +89,7 @@ def measure_pass_rates(policy, tokenizer, rows: list[dict], n: int, max_new_toke
     ``save(rows, rates)`` is called after every batch (so an interrupted run keeps what it measured)."""
     from transformers import DynamicCache
 
-    from trl_reasoning.rewards import strict_correct
+    from trl_reasoning.rewards.boxed_integer import strict_correct
 
     tokenizer.padding_side = "left"
     texts = [tokenizer.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True) for r in rows]
@@ -211,7 +211,7 @@ def main(argv=None) -> dict:
 
     from trl_reasoning.data import load_test_rows, load_train_rows, prompt_rows
     from trl_reasoning.models import load_model
-    from trl_reasoning.recipe import load_recipe
+    from trl_reasoning.config.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, [f"test_model={args.model}"] if args.model else [])
     seed = int(recipe.seed)

@@ -54,8 +54,8 @@ class StepRecorder(TrainerCallback):
 
 
 def run(recipe_path: str, algorithm: str, steps: int, overrides: list[str], output_dir: Path) -> dict:
-    from trl_reasoning.plugins import PluginManager
-    from trl_reasoning.recipe import load_recipe
+    from trl_reasoning.plugins.manager import PluginManager
+    from trl_reasoning.config.recipe import load_recipe
     from trl_reasoning.run import build_trainer, prepare
 
     recipe = load_recipe(recipe_path, [*overrides, f"trainer.max_steps={steps}", f"trainer.algorithm={algorithm}"])

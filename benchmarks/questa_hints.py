@@ -44,7 +44,7 @@ def arm_command(name: str, hints: bool, args, output_root: Path, evaluate_before
         overrides.append("plugins.questa.schedule=[{start_step: 0, fraction: 0.5}, "
                          f"{{start_step: {args.switch_step}, fraction: 0.25}}]")
     overrides += args.set or []
-    command = [sys.executable, "-m", "trl_reasoning.cli", "run", str(args.recipe), "--output-dir", str(out)]
+    command = [sys.executable, "-m", "trl_reasoning.cli.main", "run", str(args.recipe), "--output-dir", str(out)]
     for item in overrides:
         command += ["--set", item]
     print(f"[{name}] {' '.join(command)}", flush=True)

@@ -54,7 +54,7 @@ def base_recipe(model: str, workdir: Path, name: str, steps: int, lr: float, bat
 
 
 def train(recipe_data: dict, reuse: bool = False) -> tuple[str, float | None]:
-    from trl_reasoning.recipe import recipe_from_dict
+    from trl_reasoning.config.recipe import recipe_from_dict
     from trl_reasoning.run import run_recipe
 
     final = Path(recipe_data["output_dir"]) / "final"

@@ -4,7 +4,7 @@ Write a plugin with ``from trl_reasoning import hookimpl`` (see ``trl_reasoning.
 ``plugins/README.md``); run a recipe with ``trl-reason run recipe.yaml``.
 """
 
-from .hookspecs import hookimpl
+from trl_reasoning.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 __all__ = ["hookimpl", "lazy_exports", "__version__"]

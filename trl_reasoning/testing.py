@@ -58,7 +58,7 @@ TINY_TRAINER = {
 
 def tiny_model_dir(root: str | os.PathLike | None = None) -> str:
     """Build (once) and return the tiny test model's directory (under the trl-reasoning cache by default)."""
-    from .models import build_tiny_model, cache_dir
+    from trl_reasoning.models import build_tiny_model, cache_dir
 
     target = Path(root) if root else cache_dir() / "tiny-llama-2l-64h"
     return build_tiny_model(target)
@@ -71,7 +71,7 @@ def tiny_model_path() -> str:
 
 @pytest.fixture
 def make_recipe(tiny_model_path, tmp_path):
-    from .recipe import recipe_from_dict
+    from trl_reasoning.config.recipe import recipe_from_dict
 
     def make(**sections):
         data = {
@@ -93,7 +93,7 @@ def make_recipe(tiny_model_path, tmp_path):
 
 @pytest.fixture
 def run_recipe_steps(tmp_path):
-    from .run import run_recipe
+    from trl_reasoning.run import run_recipe
 
     def run(recipe, steps: int = 2, output_dir=None, **kwargs):
         recipe.trainer["max_steps"] = steps
@@ -132,7 +132,7 @@ def make_rollout_batch(rewards: Sequence[Sequence[float]] | dict[str, Sequence[S
     """
     import torch
 
-    from .rollouts import RolloutBatch
+    from trl_reasoning.rollouts import RolloutBatch
 
     tables = dict(rewards) if isinstance(rewards, dict) else {"reward": rewards}
     names = list(tables)
@@ -215,7 +215,7 @@ def registered_plugin(name: str, plugin: Any, config: dict | None = None, activa
     import inspect
     import types
 
-    from .plugins import InstalledPlugin, PluginManager
+    from trl_reasoning.plugins.manager import InstalledPlugin, PluginManager
 
     manager = pm if pm is not None else PluginManager(discover=False)
     if isinstance(plugin, types.ModuleType):

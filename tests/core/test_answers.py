@@ -1,10 +1,10 @@
-"""The shared answer readers (``trl_reasoning.answers``): table-driven."""
+"""The shared answer readers (``trl_reasoning.data.answers``): table-driven."""
 
 from __future__ import annotations
 
 import pytest
 
-from trl_reasoning.answers import completion_text, last_number, lenient_correct, same_number
+from trl_reasoning.data.answers import completion_text, last_number, lenient_correct, same_number
 
 
 @pytest.mark.parametrize(("completion", "text"), [

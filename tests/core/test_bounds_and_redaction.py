@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from trl_reasoning.config_schema import ConfigError, bounds, check_bounds, ordered_unit_interval, range_text
-from trl_reasoning.recipe import check_yaml_events
-from trl_reasoning.redact import redact, secret_problems
+from trl_reasoning.config.schema import ConfigError, bounds, check_bounds, ordered_unit_interval, range_text
+from trl_reasoning.config.recipe import check_yaml_events
+from trl_reasoning.config.redact import redact, secret_problems
 
 
 @pytest.mark.parametrize("spec, value, problem", [

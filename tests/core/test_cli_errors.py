@@ -19,7 +19,7 @@ from trl_reasoning.testing import TINY_TRAINER
 def _cli(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "400",
            "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "trl_reasoning.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "trl_reasoning.cli.main", *args], capture_output=True, text=True,
                           env=env, timeout=300)
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import types
 
 from trl_reasoning import hookimpl
-from trl_reasoning.cli import build_parser, main
-from trl_reasoning.evaluation.cli import plugins_for_eval
-from trl_reasoning.plugins import PluginManager
+from trl_reasoning.cli.main import build_parser, main
+from trl_reasoning.cli.eval import plugins_for_eval
+from trl_reasoning.plugins.manager import PluginManager
 
 
 def hello_module():

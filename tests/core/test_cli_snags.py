@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from trl_reasoning.cli import main
-from trl_reasoning.config_schema import ConfigError
-from trl_reasoning.recipe import apply_overrides, load_recipe, override_path
+from trl_reasoning.cli.main import main
+from trl_reasoning.config.schema import ConfigError
+from trl_reasoning.config.recipe import apply_overrides, load_recipe, override_path
 
 RECIPE = {"rewards": [{"name": "correctness", "weight": 1.0}, {"name": "format"}], "trainer": {}}
 

@@ -27,7 +27,7 @@ PINNED = {
     "_load_optimizer_and_scheduler": ["self", "checkpoint"],
     "_get_train_sampler": ["self", "dataset"],
     "create_optimizer": ["self", "model"],
-    "_get_output_dir": ["self", "trial"],  # checkpoints are staged, then renamed (trl_reasoning/checkpoints.py)
+    "_get_output_dir": ["self", "trial"],  # checkpoints are staged, then renamed (trl_reasoning/lifecycle/checkpoints.py)
     "create_model_card": ["self", "model_name", "dataset_name", "tags"],  # ours replaces TRL's (hub.py)
 }
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from trl_reasoning.data import DataError, arithmetic_rows, load_rows, render_prompt
-from trl_reasoning.rewards import BoxedIntegerReward, last_number, strict_correct
+from trl_reasoning.rewards.boxed_integer import BoxedIntegerReward, last_number, strict_correct
 
 
 def test_arithmetic_is_seeded_disjoint_and_exact():

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from trl_reasoning import hookimpl
-from trl_reasoning.plugins import PluginManager
+from trl_reasoning.plugins.manager import PluginManager
 from trl_reasoning.trainers.grpo import PLUGIN_STATE_FILE
 
 MARK = " (think in tens)"

@@ -1,5 +1,5 @@
 """Malformed recipes, written by hand as a careless (or hostile) user would (issue #21): every row exits 2 through
-``trl_reasoning.cli.main`` with a message naming its key path, prints no traceback, and never touches the model.
+``trl_reasoning.cli.main.main`` with a message naming its key path, prints no traceback, and never touches the model.
 
 "Never touches the model": each recipe names the real tiny test model, and a Python audit hook records every
 ``open``/``listdir`` under that directory during the call. A row whose mistake slips past validation reaches
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from trl_reasoning.cli import main
+from trl_reasoning.cli.main import main
 from trl_reasoning.testing import TINY_TRAINER
 
 WARM_LIMIT_S = 3.0  # per row once imports are warm (issue #21, "what must be shown")

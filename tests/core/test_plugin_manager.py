@@ -8,8 +8,8 @@ import types
 import pytest
 
 from trl_reasoning import hookimpl
-from trl_reasoning.config_schema import ConfigError
-from trl_reasoning.plugins import PluginError, PluginManager
+from trl_reasoning.config.schema import ConfigError
+from trl_reasoning.plugins.manager import PluginError, PluginManager
 
 
 def test_load_and_disable_switches(monkeypatch):

@@ -2,7 +2,7 @@
 bf16 autocast), as the authors' verl/DeepSpeed setups did; pure-bf16 weights lose most AdamW updates to rounding,
 and ``trl-reason run`` warns about them once, before training.
 
-The training runs go through ``trl_reasoning.cli.main`` on the tiny model: one SFT optimizer step on fixed data (no
+The training runs go through ``trl_reasoning.cli.main.main`` on the tiny model: one SFT optimizer step on fixed data (no
 sampling, so every setting sees the same batch) at lr 1e-5, under (a) the paper recipes' precision settings, (b) an
 fp32 reference without autocast and (c) pure bf16. bf16 autocast changes the gradients only at bf16 resolution, so
 (a) moves the weights as (b) does; (c) rounds most of the step away."""
@@ -16,7 +16,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from trl_reasoning.cli import main
+from trl_reasoning.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -164,7 +164,7 @@ def _grpo_recipes():
 
 @pytest.mark.parametrize("path", list(_grpo_recipes()), ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_paper_recipes_give_trl_the_authors_loss_corrections(path, tmp_path):
-    from trl_reasoning.recipe import load_recipe
+    from trl_reasoning.config.recipe import load_recipe
     from trl_reasoning.run import build_config, importance_sampling_line, prepare
 
     recipe = load_recipe(path, ONE_PROCESS.get(path.stem, []))

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from trl_reasoning.cli import main
-from trl_reasoning.config_schema import ConfigError
-from trl_reasoning.plugins import PluginError, PluginManager
-from trl_reasoning.recipe import load_recipe, recipe_from_dict
+from trl_reasoning.cli.main import main
+from trl_reasoning.config.schema import ConfigError
+from trl_reasoning.plugins.manager import PluginError, PluginManager
+from trl_reasoning.config.recipe import load_recipe, recipe_from_dict
 from trl_reasoning.run import prepare
 
 
@@ -42,7 +42,7 @@ def test_misspelled_key_through_the_real_console_script(tmp_path):
         trainer: {algorithm: grpo, learnig_rate: 1.0e-5}
         rewards: [{name: boxed_integer}]
     """)
-    proc = subprocess.run([sys.executable, "-m", "trl_reasoning.cli", "run", str(path)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "trl_reasoning.cli.main", "run", str(path)], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert "trainer.learnig_rate" in proc.stderr and "learning_rate" in proc.stderr
@@ -141,7 +141,7 @@ def test_plugin_whose_import_raises_is_named_with_entry_point_and_exception(tmp_
 def test_broken_plugin_through_the_cli_exits_2(tmp_path):
     make_broken_plugin(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "trl_reasoning.cli", "plugins"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "trl_reasoning.cli.main", "plugins"], capture_output=True, text=True,
                           env=env, timeout=120)
     assert proc.returncode == 2
     assert "broken = trl_reason_broken" in proc.stderr and "RuntimeError: boom at import" in proc.stderr

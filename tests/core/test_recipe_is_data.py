@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from trl_reasoning.cli import main
-from trl_reasoning.config_schema import ConfigError
-from trl_reasoning.plugins import PluginManager
-from trl_reasoning.recipe import MAX_RECIPE_BYTES, recipe_from_dict
+from trl_reasoning.cli.main import main
+from trl_reasoning.config.schema import ConfigError
+from trl_reasoning.plugins.manager import PluginManager
+from trl_reasoning.config.recipe import MAX_RECIPE_BYTES, recipe_from_dict
 from trl_reasoning.run import prepare
 from trl_reasoning.testing import TINY_TRAINER
 
@@ -77,9 +77,9 @@ def test_allowed_module_with_the_reward_signature_is_taken(tmp_path, monkeypatch
 
 
 def test_a_registered_rewards_own_class_path_needs_no_permission():
-    """The recipes that name ``trl_reasoning.rewards.BoxedIntegerReward`` keep working: it is the registered
+    """The recipes that name ``trl_reasoning.rewards.boxed_integer.BoxedIntegerReward`` keep working: it is the registered
     ``boxed_integer`` factory, so nothing is imported on the recipe's say-so."""
-    recipe = recipe_from_dict({"rewards": [{"name": "trl_reasoning.rewards.BoxedIntegerReward",
+    recipe = recipe_from_dict({"rewards": [{"name": "trl_reasoning.rewards.boxed_integer.BoxedIntegerReward",
                                             "config": {"lenient_value": 0.5}}]})
     prepared = prepare(recipe, PluginManager())
     assert prepared.reward_specs[0][1] is PluginManager().rewards()["boxed_integer"]
@@ -111,8 +111,8 @@ MEASURE = textwrap.dedent("""
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
 
-    from trl_reasoning.config_schema import ConfigError
-    from trl_reasoning.recipe import load_recipe
+    from trl_reasoning.config.schema import ConfigError
+    from trl_reasoning.config.recipe import load_recipe
     started = time.perf_counter()
     try:
         load_recipe(sys.argv[1])
@@ -145,7 +145,7 @@ def test_alias_bombs_are_refused_in_milliseconds_and_little_memory(text, expecte
 def test_alias_bomb_through_the_console_script_exits_2(tmp_path):
     path = tmp_path / "bomb.yaml"
     path.write_text(billion_laughs())
-    proc = subprocess.run([sys.executable, "-m", "trl_reasoning.cli", "run", str(path)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "trl_reasoning.cli.main", "run", str(path)], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert "expands to more than" in proc.stderr and "Traceback" not in proc.stderr + proc.stdout

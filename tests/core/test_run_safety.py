@@ -17,8 +17,8 @@ from pathlib import Path
 import yaml
 
 from trl_reasoning import hookimpl
-from trl_reasoning.checkpoints import LOCK_FILE, RunLock
-from trl_reasoning.cli import main
+from trl_reasoning.lifecycle.checkpoints import LOCK_FILE, RunLock
+from trl_reasoning.cli.main import main
 from trl_reasoning.testing import TINY_TRAINER, registered_plugin
 
 TOKEN_SHAPE = re.compile(rb"hf_[A-Za-z0-9]{20,}")
@@ -88,7 +88,7 @@ def test_a_second_run_into_a_busy_output_directory_exits_2_naming_the_first(tmp_
     recipe = _long_recipe(tmp_path, tiny_model_path)
     output_dir = tmp_path / "out"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    first = subprocess.Popen([sys.executable, "-m", "trl_reasoning.cli", "run", str(recipe), "--output-dir",
+    first = subprocess.Popen([sys.executable, "-m", "trl_reasoning.cli.main", "run", str(recipe), "--output-dir",
                               str(output_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     try:
         lock_file = output_dir / LOCK_FILE
@@ -133,7 +133,7 @@ def test_push_to_an_unreachable_hub_is_one_line(tmp_path, tiny_model_path, make_
     port = _closed_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_HUB_OFFLINE")}
     env.update(HF_ENDPOINT=f"http://127.0.0.1:{port}", HF_TOKEN=ENV_TOKEN, COLUMNS="400")
-    proc = subprocess.run([sys.executable, "-m", "trl_reasoning.cli", "push", str(run), "--repo-id", "me/tiny"],
+    proc = subprocess.run([sys.executable, "-m", "trl_reasoning.cli.main", "push", str(run), "--repo-id", "me/tiny"],
                           capture_output=True, text=True, env=env, timeout=180)
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
     assert proc.returncode == 2, proc.stderr[-3000:]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from trl_reasoning.data import DataError
-from trl_reasoning.recipe import DataSection
+from trl_reasoning.config.recipe import DataSection
 from trl_reasoning.trainers.sft import sft_rows
 
 

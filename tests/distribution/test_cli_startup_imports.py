@@ -13,7 +13,7 @@ import pytest
 HEAVY = ("torch", "transformers", "trl", "datasets", "peft", "accelerate", "sympy")
 PROBE = """
 import json, sys
-from trl_reasoning.cli import main
+from trl_reasoning.cli.main import main
 try:
     status = main(sys.argv[1:])
 except SystemExit as exit:

@@ -21,7 +21,7 @@ def trl_reason(*args, cwd) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for name in ("TRL_REASONING_TEST_MODEL", "TRL_REASONING_DEBUG"):
         env.pop(name, None)
-    command = [sys.executable, "-m", "trl_reasoning.cli", *args]
+    command = [sys.executable, "-m", "trl_reasoning.cli.main", *args]
     return subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           timeout=900)
 

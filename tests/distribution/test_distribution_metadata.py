@@ -8,7 +8,7 @@ from distribution_helpers import builtin_plugin_names, core_project, plugin_proj
 from packaging.requirements import Requirement
 
 from trl_reasoning import __version__
-from trl_reasoning.plugins import BUILTIN_PLUGINS, install_hint
+from trl_reasoning.plugins.manager import BUILTIN_PLUGINS, install_hint
 
 
 def test_methods_extra_pins_every_builtin_plugin_to_the_core_version():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trl_reasoning.progress import format_duration, remaining_seconds, step_line
+from trl_reasoning.console import format_duration, remaining_seconds, step_line
 
 
 @pytest.mark.parametrize("seconds, text", [

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from distribution_helpers import ROOT, repository_recipes
 
-from trl_reasoning.catalog import recipe_name, resolve_recipe
-from trl_reasoning.cli import main
+from trl_reasoning.config.catalog import recipe_name, resolve_recipe
+from trl_reasoning.cli.main import main
 
 
 @pytest.mark.parametrize("text, name", [
@@ -89,7 +89,7 @@ def test_cp_copies_a_recipe_out_and_refuses_to_overwrite(capsys, monkeypatch, tm
 
 
 def test_test_model_word_tiny_is_the_tiny_test_model(monkeypatch, tiny_model_path):
-    from trl_reasoning.recipe import load_recipe
+    from trl_reasoning.config.recipe import load_recipe
 
     monkeypatch.setenv("TRL_REASONING_CACHE", str(Path(tiny_model_path).parent))
     monkeypatch.setenv("TRL_REASONING_TEST_MODEL", "tiny")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from trl_reasoning.evaluation.cli import main
+from trl_reasoning.cli.eval import main
 
 
 @pytest.fixture(autouse=True)
@@ -97,7 +97,7 @@ def test_checkpoints_names_the_best(capsys, tiny_model, data_dir, tmp_path):
 
 
 def test_trl_reason_eval_subcommand_is_wired(capsys, data_dir):
-    from trl_reasoning import cli
+    from trl_reasoning.cli import main as cli
 
     status = cli.main(["eval", "--model", "unused", "--benchmarks", "nope", "--data-dir", str(data_dir)])
     assert status == 2 and "unknown benchmark 'nope'" in capsys.readouterr().err
@@ -106,7 +106,7 @@ def test_trl_reason_eval_subcommand_is_wired(capsys, data_dir):
 def test_inference_model_hook_replaces_the_model():
     from types import SimpleNamespace
 
-    from trl_reasoning.evaluation.cli import _inference_model_hook
+    from trl_reasoning.cli.eval import _inference_model_hook
 
     seen = {}
 

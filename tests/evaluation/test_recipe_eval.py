@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from trl_reasoning.cli import main
-from trl_reasoning.config_schema import ConfigError
-from trl_reasoning.recipe import recipe_from_dict
+from trl_reasoning.cli.main import main
+from trl_reasoning.config.schema import ConfigError
+from trl_reasoning.config.recipe import recipe_from_dict
 from trl_reasoning.run import prepare
 
 FIXTURE = Path(__file__).parent / "fixtures" / "local_benchmark.jsonl"  # 6 rows, written for these tests

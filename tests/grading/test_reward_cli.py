@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from trl_reasoning.grading import grade_response
-from trl_reasoning.grading.cli import main
-from trl_reasoning.grading.reward import CorrectnessReward
+from trl_reasoning.cli.grade import main
+from trl_reasoning.rewards.correctness import CorrectnessReward
 
 
 def test_reward_scores_strings_and_conversations_and_logs_rates():
@@ -131,7 +131,7 @@ def test_console_script_grades_one_answer_and_a_batch(tmp_path):
 
 
 def test_top_level_cli_dispatches_grade(capsys):
-    from trl_reasoning.cli import main as trl_reason
+    from trl_reasoning.cli.main import main as trl_reason
 
     assert trl_reason(["grade", "--reference", "7", "--answer", r"so \boxed{8}"]) == 0
     assert capsys.readouterr().out.strip() == "not equal (not-equal)"

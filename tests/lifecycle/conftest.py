@@ -34,7 +34,7 @@ def finished_run(tmp_path_factory, tiny_model_path) -> Path:
     """The output dir of a finished uninterrupted run of `resume_recipe` (4 steps, checkpoints 2 and 4, KL logged,
     the probe active). The probe's records are in `<output_dir>/../probe-logs`. The resume test compares against
     it; the report and push tests read it."""
-    from trl_reasoning.recipe import recipe_from_dict
+    from trl_reasoning.config.recipe import recipe_from_dict
     from trl_reasoning.run import run_recipe
 
     root = tmp_path_factory.mktemp("finished")

@@ -48,7 +48,7 @@ def probe_env(site: Path, **extra) -> dict:
 
 
 def trl_reason(*args: str) -> list[str]:
-    return [sys.executable, "-m", "trl_reasoning.cli", *args]
+    return [sys.executable, "-m", "trl_reasoning.cli.main", *args]
 
 
 def run_cli(args: list[str], env: dict, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -75,6 +75,6 @@ def probe_manager():
     """In-process: the core and the probe only (no other installed plugin)."""
     import lifecycle_probe
 
-    from trl_reasoning.plugins import PluginManager
+    from trl_reasoning.plugins.manager import PluginManager
 
     return PluginManager(extra_modules=[("lifecycle_probe", lifecycle_probe)], discover=False)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import sys
 
-from trl_reasoning import checkpoints
-from trl_reasoning.launch import launch_command
+from trl_reasoning.lifecycle import checkpoints
+from trl_reasoning.run.launch import launch_command
 
 from lifecycle_helpers import lifecycle_recipe, probe_env, run_cli, trl_reason, write_recipe
 
@@ -40,19 +40,19 @@ def test_launch_command_picks_the_launcher():
     argv = ["run", "r.yaml", "--set", "trainer.max_steps=2"]
     cpu = launch_command(argv, 2, None, use_gpu=False)
     assert cpu[:6] == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    assert cpu[6:] == ["-m", "trl_reasoning.cli", *argv]
+    assert cpu[6:] == ["-m", "trl_reasoning.cli.main", *argv]
     gpu = launch_command(argv, 4, None, use_gpu=True)
     assert gpu[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
     assert gpu[3:6] == ["--num_processes", "4", "--multi_gpu"]
     zero3 = launch_command(argv, None, "zero3.yaml", use_gpu=True)
     assert zero3[3:5] == ["--config_file", "zero3.yaml"] and "--multi_gpu" not in zero3
-    assert zero3[-len(argv) - 2:] == ["-m", "trl_reasoning.cli", *argv]
+    assert zero3[-len(argv) - 2:] == ["-m", "trl_reasoning.cli.main", *argv]
 
 
 def test_no_relaunch_inside_a_launched_process(monkeypatch):
     import argparse
 
-    from trl_reasoning.launch import maybe_relaunch, run_arguments
+    from trl_reasoning.run.launch import maybe_relaunch, run_arguments
 
     args = argparse.Namespace(recipe="r.yaml", set=["a=1"], output_dir="out", resume=True,
                               allow_resume_mismatch=True, num_processes=2, accelerate_config=None)

@@ -13,7 +13,7 @@ from importlib import metadata
 
 import pytest
 
-from trl_reasoning.cli import main
+from trl_reasoning.cli.main import main
 
 
 def test_generated_plugin_hook_test_passes_in_process(tmp_path, monkeypatch, make_rollout_batch, plugin_context):

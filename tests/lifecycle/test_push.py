@@ -77,7 +77,7 @@ def test_recipe_push_at_end_and_checkpoint_push(tmp_path, finished_run, monkeypa
     """`hub.push: end` (what run_recipe calls after training) and `every_save` (a checkpoint's model only)."""
     import huggingface_hub.constants
 
-    from trl_reasoning.hub import load_run_recipe, push_checkpoint
+    from trl_reasoning.lifecycle.hub import load_run_recipe, push_checkpoint
     from trl_reasoning.run import _finish_lifecycle
 
     recipe = load_run_recipe(finished_run)
@@ -98,7 +98,7 @@ def test_recipe_push_at_end_and_checkpoint_push(tmp_path, finished_run, monkeypa
 
 
 def test_push_refuses_a_run_without_a_model(tmp_path):
-    from trl_reasoning.hub import HubError, push_run
+    from trl_reasoning.lifecycle.hub import HubError, push_run
 
     with pytest.raises(HubError, match="recipe.resolved.yaml"):
         push_run(tmp_path, repo_id="me/x")

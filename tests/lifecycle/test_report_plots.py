@@ -8,7 +8,7 @@ import json
 import numpy as np
 from PIL import Image
 
-from trl_reasoning.cli import main
+from trl_reasoning.cli.main import main
 
 
 def test_report_writes_plots_and_a_summary(finished_run, capsys):

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from trl_reasoning import checkpoints
-from trl_reasoning.cli import main
-from trl_reasoning.config_schema import ConfigError
+from trl_reasoning.lifecycle import checkpoints
+from trl_reasoning.cli.main import main
+from trl_reasoning.config.schema import ConfigError
 
 from lifecycle_helpers import (lifecycle_recipe, probe_env, probe_manager, resume_recipe, trl_reason, wait_for,
                                write_recipe)
@@ -26,7 +26,7 @@ def _rounds(log_dir: Path, rank: int = 0) -> list[dict]:
 
 
 def _run_in_process(recipe_dict: dict, log_dir: Path, monkeypatch, resume=None) -> dict:
-    from trl_reasoning.recipe import recipe_from_dict
+    from trl_reasoning.config.recipe import recipe_from_dict
     from trl_reasoning.run import run_recipe
 
     log_dir.mkdir(parents=True, exist_ok=True)

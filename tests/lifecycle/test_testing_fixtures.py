@@ -71,7 +71,7 @@ def test_plugin_context_registers_and_removes(make_rollout_batch, plugin_context
         assert "counter" in pm.installed and "counter" not in pm.active
         pm.activate({"counter": {"step": 3}})
         assert pm.active["counter"].config.step == 3
-    from trl_reasoning.config_schema import ConfigError
+    from trl_reasoning.config.schema import ConfigError
 
     with pytest.raises(ConfigError, match="steps"):
         with plugin_context("counter", Counter, {"steps": 2}):

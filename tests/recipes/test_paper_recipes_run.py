@@ -38,7 +38,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from trl_reasoning.cli import main
+from trl_reasoning.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

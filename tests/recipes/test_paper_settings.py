@@ -38,8 +38,8 @@ from typing import Any
 import pytest
 import yaml
 
-from trl_reasoning.plugins import PluginManager
-from trl_reasoning.recipe import MODEL_KEYS_ENV, load_recipe
+from trl_reasoning.plugins.manager import PluginManager
+from trl_reasoning.config.recipe import MODEL_KEYS_ENV, load_recipe
 from trl_reasoning.evaluation.recipe_eval import plan_eval
 from trl_reasoning import run as run_module
 from trl_reasoning.run import build_config, prepare

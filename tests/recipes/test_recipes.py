@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from trl_reasoning.cli import main
-from trl_reasoning.plugins import PluginManager
-from trl_reasoning.recipe import load_recipe
+from trl_reasoning.cli.main import main
+from trl_reasoning.plugins.manager import PluginManager
+from trl_reasoning.config.recipe import load_recipe
 from trl_reasoning.run import prepare
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def test_recipe_opens_with_its_command_and_validates(path):
             break
         header.append(line)
     header = "\n".join(header)
-    runs = ("trl-reason run" in header or "trl_reasoning.cli run" in header) and f"recipes/{rel(path)}" in header
+    runs = ("trl-reason run" in header or "trl_reasoning.cli.main run" in header) and f"recipes/{rel(path)}" in header
     assert runs, f"{rel(path)} must quote the command that runs it in its opening comment block"
     recipe = load_recipe(path)
     assert recipe.description, f"{rel(path)} needs a one-line `description:`"

@@ -5,9 +5,9 @@ recipe's ``eval`` section is planned and run by ``evaluation/recipe_eval.py``, d
 ``trl-reason eval --recipe`` alike. The guide is ``docs/evaluation.md``.
 """
 
-from .benchmarks import BENCHMARKS, BenchmarkDataNotFound, BenchmarkError, load_benchmark, known_benchmarks
-from .metrics import avg_at_n, expansion_rate, maj_at_k, pass_at_k
-from .runner import ConfigMismatchError, evaluate
+from trl_reasoning.evaluation.benchmarks import BENCHMARKS, BenchmarkDataNotFound, BenchmarkError, load_benchmark, known_benchmarks
+from trl_reasoning.evaluation.metrics import avg_at_n, expansion_rate, maj_at_k, pass_at_k
+from trl_reasoning.evaluation.runner import ConfigMismatchError, evaluate
 
 __all__ = [
     "BENCHMARKS", "BenchmarkDataNotFound", "BenchmarkError", "ConfigMismatchError", "avg_at_n", "evaluate",

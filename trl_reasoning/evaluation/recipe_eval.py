@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trl_reasoning.config_schema import ConfigError
+from trl_reasoning.config.schema import ConfigError
 
-from .benchmarks import BenchmarkDataNotFound, BenchmarkError, LoadedBenchmark, Protocol, resolve, split_name
+from trl_reasoning.evaluation.benchmarks import BenchmarkDataNotFound, BenchmarkError, LoadedBenchmark, Protocol, resolve, split_name
 
 HELDOUT = "heldout"  # the name of the data's held-out split among the benchmarks
 HELDOUT_PROTOCOL = Protocol(n=1, temperature=0.0, top_p=1.0, k_list=(1,), max_new_tokens=64, template="data",
@@ -162,7 +162,7 @@ def _refuse_unused_section_keys(section, plan: EvalPlan) -> None:
 
 
 def _is_file(name: str) -> bool:
-    from .benchmarks import _looks_like_path
+    from trl_reasoning.evaluation.benchmarks import _looks_like_path
 
     return _looks_like_path(split_name(name)[0])
 
@@ -215,7 +215,7 @@ def _plan_benchmark(recipe, name: str, path: str, spec) -> PlannedBenchmark:
     if value["k"] is None:
         k_list = sorted({k for k in protocol.k_list if k <= n} | {1, n})
     else:
-        from .metrics import check_k_list
+        from trl_reasoning.evaluation.metrics import check_k_list
 
         try:
             k_list = check_k_list(list(value["k"]), n)
@@ -286,7 +286,7 @@ def plugin_eval_options(recipe, pm) -> tuple[argparse.Namespace, dict[str, list[
     for key, raw in options.items():
         path = f"eval.options.{key}"
         if key not in owner_of:
-            from trl_reasoning.config_schema import unknown_key_error
+            from trl_reasoning.config.schema import unknown_key_error
 
             known = sorted(owner_of)
             error = unknown_key_error("eval.options", str(key), known)
@@ -331,7 +331,7 @@ def heldout_benchmark(recipe) -> LoadedBenchmark:
         rows = load_test_rows(recipe.data)
     except DataError as error:
         raise ConfigError("data.test", str(error)) from None
-    from .benchmarks import _normalize_rows
+    from trl_reasoning.evaluation.benchmarks import _normalize_rows
 
     problem, answer = recipe.data.problem_column, recipe.data.answer_column
     rows = [{**row, "problem": row[problem], "answer": row[answer]} if problem in row and answer in row else row
@@ -350,8 +350,8 @@ def heldout_benchmark(recipe) -> LoadedBenchmark:
 
 def load_runs(plan: EvalPlan, recipe, data_dir: str | None = None) -> list:
     """Load each planned benchmark's rows and make its ``BenchmarkRun`` (``ConfigError`` when data is missing)."""
-    from .benchmarks import load_benchmark
-    from .runner import plan_run
+    from trl_reasoning.evaluation.benchmarks import load_benchmark
+    from trl_reasoning.evaluation.runner import plan_run
 
     runs = []
     for planned in plan.benchmarks:
@@ -428,7 +428,7 @@ class RecipeEvaluation:
     def evaluate(self, model, *, output_dir=None, backend="transformers", dtype="float32", model_name=None,
                  progress: bool = True, console=None, options: argparse.Namespace | None = None) -> dict:
         """``runner.evaluate`` with this plan's runs, batch size and the plugins' ``inference_model``."""
-        from .runner import evaluate
+        from trl_reasoning.evaluation.runner import evaluate
 
         return evaluate(model, self.runs, output_dir=output_dir, backend=backend, dtype=dtype,
                         batch_size=self.plan.batch_size, grading_processes=self.grading_processes,

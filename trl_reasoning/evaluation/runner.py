@@ -24,10 +24,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .benchmarks import LoadedBenchmark, load_benchmark, resolve
-from .generation import Backend, Completion, SamplingSettings, TransformersBackend, VLLMBackend, render_prompts
-from .metrics import avg_at_n, check_k_list, maj_at_k, mean, pass_at_k
-from .store import (  # noqa: F401  (ConfigMismatchError is part of this module's API)
+from trl_reasoning.evaluation.benchmarks import LoadedBenchmark, load_benchmark, resolve
+from trl_reasoning.evaluation.generation import Backend, Completion, SamplingSettings, TransformersBackend, VLLMBackend, render_prompts
+from trl_reasoning.evaluation.metrics import avg_at_n, check_k_list, maj_at_k, mean, pass_at_k
+from trl_reasoning.evaluation.store import (  # noqa: F401  (ConfigMismatchError is part of this module's API)
     RESULTS_FILE,
     RESULTS_SCHEMA,
     SAMPLES_FILE,
@@ -235,7 +235,7 @@ def evaluate(
     if out is not None:
         write_json(out / RESULTS_FILE, results)
     if progress:
-        from .table import print_results
+        from trl_reasoning.evaluation.table import print_results
 
         print_results(results, console=console)
     return results
@@ -321,7 +321,7 @@ def problem_scores(record: dict, k_list: Sequence[int]) -> dict[str, float]:
 
 def benchmark_metrics(records: list[dict], k_list: Sequence[int]) -> dict[str, Any]:
     """Mean scores over the problems whose reference could be read, plus length and format rates."""
-    from trl_reasoning.answers import lenient_correct
+    from trl_reasoning.data.answers import lenient_correct
 
     scored = [r for r in records if r["reference_ok"]]
     samples = [s for r in records for s in r["samples"]]

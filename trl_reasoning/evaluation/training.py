@@ -22,8 +22,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from ..answers import last_number, lenient_correct  # noqa: F401  (re-exported)
-from .generation import TransformersBackend
+from trl_reasoning.data.answers import last_number, lenient_correct  # noqa: F401  (re-exported)
+from trl_reasoning.evaluation.generation import TransformersBackend
 
 
 class HeldOutEvaluator:
@@ -46,9 +46,9 @@ class HeldOutEvaluator:
             raise ValueError(
                 f"held-out rows need 'problem' and 'answer'; row {missing[0]} has {sorted(rows[missing[0]])}"
             )
-        from .benchmarks import LoadedBenchmark, _normalize_rows
-        from .recipe_eval import HELDOUT, HELDOUT_PROTOCOL
-        from .runner import plan_run
+        from trl_reasoning.evaluation.benchmarks import LoadedBenchmark, _normalize_rows
+        from trl_reasoning.evaluation.recipe_eval import HELDOUT, HELDOUT_PROTOCOL
+        from trl_reasoning.evaluation.runner import plan_run
 
         self.rows = list(rows)
         self.batch_size = batch_size
@@ -63,8 +63,8 @@ class HeldOutEvaluator:
         self.last_responses: list[str] = []
 
     def __call__(self, model, tokenizer) -> dict[str, Any]:
-        from .recipe_eval import flat_metrics
-        from .runner import evaluate
+        from trl_reasoning.evaluation.recipe_eval import flat_metrics
+        from trl_reasoning.evaluation.runner import evaluate
 
         if not hasattr(model, "generate") and hasattr(model, "module"):  # DistributedDataParallel and friends
             model = model.module

@@ -26,10 +26,10 @@ Modules, each holding one thing:
 See docs/grading.md for the rules in full.
 """
 
-from .extract import extract_answer
-from .grader import DEFAULT_REL_TOL, DEFAULT_TIMEOUT, grade, grade_many, grade_response
-from .normalize import normalize
-from .verdict import REASONS, Verdict
+from trl_reasoning.grading.extract import extract_answer
+from trl_reasoning.grading.grader import DEFAULT_REL_TOL, DEFAULT_TIMEOUT, grade, grade_many, grade_response
+from trl_reasoning.grading.normalize import normalize
+from trl_reasoning.grading.verdict import REASONS, Verdict
 
 __all__ = [
     "extract_answer",
@@ -48,7 +48,7 @@ __all__ = [
 def __getattr__(name: str):
     # the reward imports nothing heavy, but keep `import trl_reasoning.grading` minimal for workers
     if name == "CorrectnessReward":
-        from .reward import CorrectnessReward
+        from trl_reasoning.rewards.correctness import CorrectnessReward
 
         return CorrectnessReward
     raise AttributeError(name)

@@ -23,10 +23,10 @@ reference is reported as `unparseable-reference` (`reference_ok=False`) rather t
 
 from __future__ import annotations
 
-from .numeric import numbers_equal, parse_number
-from .structured import Shape, parse_shape, relation_interval
-from .symbolic import equations_equal, expressions_equal, looks_inexact, to_sympy
-from .verdict import Verdict
+from trl_reasoning.grading.numeric import numbers_equal, parse_number
+from trl_reasoning.grading.structured import Shape, parse_shape, relation_interval
+from trl_reasoning.grading.symbolic import equations_equal, expressions_equal, looks_inexact, to_sympy
+from trl_reasoning.grading.verdict import Verdict
 
 __all__ = ["compare_normalized"]
 

@@ -45,14 +45,14 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable
 
-from .equivalence import compare_normalized
-from .extract import response_answer
-from .fastpath import fast_equal
-from .normalize import matching_braces, normalize
-from .structured import split_top
-from .numeric import numbers_equal, parse_number
-from .timeout import GradingTimeout, WorkerError, get_pool
-from .verdict import Verdict
+from trl_reasoning.grading.equivalence import compare_normalized
+from trl_reasoning.grading.extract import response_answer
+from trl_reasoning.grading.fastpath import fast_equal
+from trl_reasoning.grading.normalize import matching_braces, normalize
+from trl_reasoning.grading.structured import split_top
+from trl_reasoning.grading.numeric import numbers_equal, parse_number
+from trl_reasoning.grading.timeout import GradingTimeout, WorkerError, get_pool
+from trl_reasoning.grading.verdict import Verdict
 
 __all__ = ["grade", "grade_response", "grade_many", "reference_is_list", "DEFAULT_TIMEOUT", "DEFAULT_REL_TOL", "MAX_RAW_CHARS"]
 

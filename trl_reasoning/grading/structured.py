@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .normalize import element
+from trl_reasoning.grading.normalize import element
 
 __all__ = ["Shape", "parse_shape", "split_top", "relation_interval"]
 

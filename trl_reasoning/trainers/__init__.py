@@ -1,5 +1,5 @@
 """Trainers: TRL subclasses, the only place that touches TRL internals."""
 
-from .grpo import ReasoningGRPOConfig, ReasoningGRPOTrainer
+from trl_reasoning.trainers.grpo import ReasoningGRPOConfig, ReasoningGRPOTrainer
 
 __all__ = ["ReasoningGRPOConfig", "ReasoningGRPOTrainer"]

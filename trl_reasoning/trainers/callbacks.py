@@ -10,7 +10,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from ..redact import redact
+from trl_reasoning.config.redact import redact
 
 
 class HookCallback(TrainerCallback):
@@ -84,7 +84,7 @@ class RichProgressCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
             return
-        from ..progress import console, live_progress
+        from trl_reasoning.console import console, live_progress
 
         self.started = self.step_started = time.time()
         self.first_step = state.global_step
@@ -130,7 +130,7 @@ class RichProgressCallback(TrainerCallback):
             self.print_step(state)
 
     def print_step(self, state) -> None:
-        from ..progress import console, remaining_seconds, step_line
+        from trl_reasoning.console import console, remaining_seconds, step_line
 
         step, seconds = self.pending
         self.pending = None

@@ -30,14 +30,14 @@ from trl import GRPOConfig, GRPOTrainer
 
 from trl.trainer.utils import RepeatSampler
 
-from ..config_schema import bounds, ordered_unit_interval
-from ..rollouts import LossContext, RolloutBatch
-from .sampler import EpochSeededRepeatSampler
-from .setup_hooks import add_plugin_param_groups, collect_auxiliary_models
+from trl_reasoning.config.schema import bounds, ordered_unit_interval
+from trl_reasoning.rollouts import LossContext, RolloutBatch
+from trl_reasoning.trainers.sampler import EpochSeededRepeatSampler
+from trl_reasoning.trainers.base import ReasoningTrainerMixin, collect_auxiliary_models
 
 logger = logging.getLogger("trl_reasoning")
 
-from ..checkpoints import PLUGIN_STATE_FILE  # noqa: F401  (re-exported: where plugin state lives)
+from trl_reasoning.lifecycle.checkpoints import PLUGIN_STATE_FILE  # noqa: F401  (re-exported: where plugin state lives)
 
 
 @dataclass
@@ -61,7 +61,7 @@ class ReasoningGRPOConfig(GRPOConfig):
         "help": "Warn when more than this share of groups have identical rewards (no learning signal)."})
 
 
-class ReasoningGRPOTrainer(GRPOTrainer):
+class ReasoningGRPOTrainer(ReasoningTrainerMixin, GRPOTrainer):
     """GRPO with trl-reasoning's hooks. Build it through ``trl_reasoning.run`` or directly::
 
         trainer = ReasoningGRPOTrainer(model=model, reward_funcs=[reward], args=ReasoningGRPOConfig(...),
@@ -71,7 +71,7 @@ class ReasoningGRPOTrainer(GRPOTrainer):
     config_class = ReasoningGRPOConfig
 
     def __init__(self, *args, plugin_manager=None, recipe=None, **kwargs):
-        from ..plugins import PluginManager
+        from trl_reasoning.plugins.manager import PluginManager
 
         self.pm = plugin_manager if plugin_manager is not None else PluginManager(discover=False)
         self.recipe = recipe
@@ -88,7 +88,7 @@ class ReasoningGRPOTrainer(GRPOTrainer):
                 setattr(self.args, option.name, option.default if option.default is not dataclasses.MISSING
                         else option.default_factory())
         if self.args.group_filter is not None and "group_filter" not in self.pm.active:
-            from ..group_filter import PassRateBand
+            from trl_reasoning.trainers.group_filter import PassRateBand
 
             self.pm.register_active("group_filter", PassRateBand(*self.args.group_filter))
         self._has = {name: bool(getattr(self.pm.hook, name).get_hookimpls()) for name in (
@@ -97,18 +97,13 @@ class ReasoningGRPOTrainer(GRPOTrainer):
         self._correct_func = next((i for i, f in enumerate(self.reward_funcs) if hasattr(f, "is_correct")), None)
         for name, module in collect_auxiliary_models(self).items():
             self.auxiliary[name] = module
-        from .callbacks import HookCallback
+        from trl_reasoning.trainers.callbacks import HookCallback
 
         # first, so the plugin metrics it merges into each log line reach metrics.jsonl and report_to loggers
         self.callback_handler.callbacks.insert(0, HookCallback(self))
         self.pm.hook.trainer_ready(trainer=self)
 
     # -- setup ------------------------------------------------------------------------------------------------------
-
-    def create_optimizer(self, model=None):
-        optimizer = super().create_optimizer(model)
-        add_plugin_param_groups(self, optimizer)
-        return optimizer
 
     def _get_train_sampler(self, dataset=None):
         default = super()._get_train_sampler(dataset)
@@ -188,7 +183,7 @@ class ReasoningGRPOTrainer(GRPOTrainer):
     def _refill_groups(self, local_size: int, output: dict, batch: RolloutBatch, keep: torch.Tensor):
         """Dynamic sampling: generate replacement rounds until the batch's groups pass ``group_filter`` (or
         ``group_filter_max_rounds`` is reached), then lay out the picked groups (see ``trainers/refill.py``)."""
-        from .refill import assemble_output, gather_output, global_token_count, plan_groups, take_groups
+        from trl_reasoning.trainers.refill import assemble_output, gather_output, global_token_count, plan_groups, take_groups
 
         pad = self.processing_class.pad_token_id if hasattr(self.processing_class, "pad_token_id") else 0
         pad = 0 if pad is None else pad
@@ -322,7 +317,7 @@ class ReasoningGRPOTrainer(GRPOTrainer):
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned and self.accelerator.is_main_process:
             self._warned.add(key)
-            from ..progress import console
+            from trl_reasoning.console import console
 
             console.print(f"[yellow]warning:[/] {message}")
 
@@ -351,115 +346,6 @@ class ReasoningGRPOTrainer(GRPOTrainer):
                 self._metrics["train"][f"loss/{name}"].append(term.detach().float().item())
         self._forward_cache = None
         return loss
-
-    # -- checkpoints --------------------------------------------------------------------------------------------------
-
-    def plugin_states(self) -> dict:
-        return self.pm.call_each("plugin_state", trainer=self)
-
-    def load_plugin_states(self, states: dict) -> None:
-        for name, state in states.items():
-            if name not in self.pm.active:
-                logger.warning("checkpoint holds state of plugin %r, which this run does not activate", name)
-                continue
-            self.pm.call_one(name, "load_plugin_state", trainer=self, state=state)
-
-    def _get_output_dir(self, trial):
-        run_dir = super()._get_output_dir(trial)
-        if getattr(self, "_staging_checkpoint", False):
-            from ..checkpoints import staging_root
-
-            return staging_root(run_dir)  # TRL writes checkpoint-N here first; _save_checkpoint renames it
-        return run_dir
-
-    def _save_checkpoint(self, model, trial):
-        """TRL's save into a staging directory, then plugin state and our metadata, then an atomic rename to
-        ``checkpoint-<step>`` (see ``trl_reasoning/checkpoints.py``)."""
-        from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
-
-        from .. import checkpoints
-
-        run_dir = self._get_output_dir(trial=trial)
-        name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
-        staged = os.path.join(checkpoints.staging_root(run_dir), name)
-        final = os.path.join(run_dir, name)
-        if self.args.should_save:
-            checkpoints.clear_staging(run_dir)  # leftovers of a save that was killed
-        self.accelerator.wait_for_everyone()
-        self._staging_checkpoint = True
-        try:
-            super()._save_checkpoint(model, trial)
-        finally:
-            self._staging_checkpoint = False
-        states = self.plugin_states()
-        digest = checkpoints.state_digest(states)
-        if self.accelerator.num_processes > 1:
-            from accelerate.utils import gather_object
-
-            digests = gather_object([digest])
-            if len(set(digests)) > 1:
-                logger.warning("plugin state differs between ranks at step %d (digests %s): a plugin's state "
-                               "update is not deterministic across processes; rank 0's state is saved",
-                               self.state.global_step, digests)
-        if self.args.should_save:
-            os.makedirs(staged, exist_ok=True)
-            checkpoints.write_plugin_state(staged, states)
-            if self.state.best_model_checkpoint and self.state.best_model_checkpoint.startswith(
-                    checkpoints.staging_root(run_dir)):
-                from transformers.trainer import TRAINER_STATE_NAME
-
-                self.state.best_model_checkpoint = os.path.join(run_dir,
-                                                                os.path.basename(self.state.best_model_checkpoint))
-                self.state.save_to_json(os.path.join(staged, TRAINER_STATE_NAME))
-            checkpoints.write_meta(staged, checkpoints.build_meta(
-                global_step=self.state.global_step, data_fingerprint=getattr(self, "data_fingerprint", None),
-                recipe=self.recipe.to_dict() if self.recipe is not None else None,
-                world_size=self.accelerator.num_processes,
-                gradient_accumulation_steps=self.args.gradient_accumulation_steps,
-                steps_per_generation=self.args.steps_per_generation, num_iterations=self.num_iterations,
-                plugin_names=list(states), plugin_state_sha256=digest))
-        self.accelerator.wait_for_everyone()  # every rank's RNG file is in place
-        if self.args.should_save:
-            checkpoints.commit(staged, final)
-            rotate_checkpoints(output_dir=run_dir, save_total_limit=self.args.save_total_limit,
-                               best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=False)
-            hub = getattr(self.recipe, "hub", None)
-            if hub is not None and hub.push == "every_save" and hub.repo_id and self.is_world_process_zero():
-                from ..hub import push_checkpoint
-
-                push_checkpoint(final, self.args.output_dir, hub.repo_id, private=hub.private, recipe=self.recipe,
-                                pm=self.pm)
-        self.accelerator.wait_for_everyone()
-
-    def _load_optimizer_and_scheduler(self, checkpoint):
-        """Also: check the checkpoint came from this run, restore plugin state, and put TRL's micro-step counter
-        where the uninterrupted run would have it (so a resume inside a generation block keeps the data order).
-        With ``fresh_optimizer`` set (``run_stages``' key, at a stage boundary) the optimizer and LR scheduler stay
-        new."""
-        if not getattr(self, "fresh_optimizer", False):
-            super()._load_optimizer_and_scheduler(checkpoint)
-        if checkpoint is None:
-            return
-        from .. import checkpoints
-
-        checkpoints.check_resume(checkpoint, data_fingerprint=getattr(self, "data_fingerprint", None),
-                                 recipe=self.recipe.to_dict() if self.recipe is not None else None,
-                                 world_size=self.accelerator.num_processes)
-        states = checkpoints.read_plugin_state(checkpoint)
-        if states is not None:
-            self.load_plugin_states(states)
-        if not self.args.ignore_data_skip:  # with ignore_data_skip the sampler restarts, and so does the phase
-            self._step = self.state.global_step * self.args.gradient_accumulation_steps
-
-    def create_model_card(self, model_name=None, dataset_name=None, tags=None):
-        """trl-reasoning's model card (``hub.py``) in place of TRL's, which TRL writes to the output dir at every
-        save."""
-        if self.recipe is None:
-            return super().create_model_card(model_name=model_name, dataset_name=dataset_name, tags=tags)
-        if self.is_world_process_zero():
-            from ..hub import write_model_card
-
-            write_model_card(self.args.output_dir, recipe=self.recipe, pm=self.pm)
 
     # -- scheduling -------------------------------------------------------------------------------------------------
 

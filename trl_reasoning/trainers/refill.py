@@ -18,7 +18,7 @@ import dataclasses
 
 import torch
 
-from ..rollouts import RolloutBatch
+from trl_reasoning.rollouts import RolloutBatch
 
 # TRL output key -> (padding side, padding value). "pad" means the tokenizer's pad token.
 PADDED_KEYS = {

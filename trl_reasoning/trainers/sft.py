@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import torch
 from trl import SFTConfig, SFTTrainer
 
-from .setup_hooks import add_plugin_param_groups, collect_auxiliary_models
+from trl_reasoning.trainers.base import add_plugin_param_groups, collect_auxiliary_models
 
 PLUGIN_STATE_FILE = "plugin_state.pt"
 
@@ -57,7 +57,7 @@ def sft_rows(rows: list[dict], section, completion_column: str, completion_templ
     Conversational templates give ``prompt`` as messages and ``completion`` as one assistant message; the
     ``plain`` template gives two strings.
     """
-    from ..data import DataError, render_prompt
+    from trl_reasoning.data import DataError, render_prompt
 
     out = []
     for i, row in enumerate(rows):
@@ -93,7 +93,7 @@ def check_completions_kept(dataset, processing_class, template: str, chat_templa
     no tokenising) and must contain its completion. String rows (``plain`` and the literal templates) are
     ``prompt + completion`` by construction and are not rendered. Raises ``ConfigError("data.template", ...)``.
     """
-    from ..config_schema import ConfigError
+    from trl_reasoning.config.schema import ConfigError
 
     if len(dataset) == 0 or isinstance(dataset[0]["prompt"], str):  # one column type: all rows are strings
         return
@@ -147,7 +147,7 @@ def load_sft_dataset(section, completion_column: str, completion_template: str |
     """The ``datasets.Dataset`` of prompt/completion pairs for a recipe's ``data`` section."""
     import datasets
 
-    from ..data import load_train_rows
+    from trl_reasoning.data import load_train_rows
 
     rows = load_train_rows(section)
     return datasets.Dataset.from_list(sft_rows(rows, section, completion_column, completion_template))
@@ -163,7 +163,7 @@ class ReasoningSFTTrainer(SFTTrainer):
     config_class = ReasoningSFTConfig
 
     def __init__(self, *args, plugin_manager=None, recipe=None, **kwargs):
-        from ..plugins import PluginManager
+        from trl_reasoning.plugins.manager import PluginManager
 
         self.pm = plugin_manager if plugin_manager is not None else PluginManager(discover=False)
         self.recipe = recipe
@@ -183,7 +183,7 @@ class ReasoningSFTTrainer(SFTTrainer):
             check_completions_kept(pairs, processing_class, template, chat_template=self.chat_template)
         self._has = {"schedule": False, "metrics": bool(self.pm.hook.metrics.get_hookimpls())}
         self.auxiliary.update(collect_auxiliary_models(self))
-        from .callbacks import HookCallback
+        from trl_reasoning.trainers.callbacks import HookCallback
 
         self.add_callback(HookCallback(self))
         self.pm.hook.trainer_ready(trainer=self)
@@ -191,9 +191,9 @@ class ReasoningSFTTrainer(SFTTrainer):
     @classmethod
     def from_run(cls, prepared, output_dir: str, callbacks: list):
         """Load the recipe's model and data and build the trainer (``trl_reasoning.run.build_trainer`` calls it)."""
-        from ..data import LITERAL_TEMPLATES, fingerprint
-        from ..models import apply_lora, load_model
-        from ..run import build_config
+        from trl_reasoning.data import LITERAL_TEMPLATES, fingerprint
+        from trl_reasoning.models import apply_lora, load_model
+        from trl_reasoning.run import build_config
 
         recipe = prepared.recipe
         args = build_config(prepared, output_dir)

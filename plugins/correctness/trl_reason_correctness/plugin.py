@@ -19,6 +19,6 @@ from trl_reasoning import hookimpl
 
 @hookimpl
 def register_rewards(register):
-    from trl_reasoning.grading.reward import CorrectnessReward
+    from trl_reasoning.rewards.correctness import CorrectnessReward
 
     register("correctness", CorrectnessReward)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from trl_reasoning import hookimpl
-from trl_reasoning.answers import completion_text
+from trl_reasoning.data.answers import completion_text
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 

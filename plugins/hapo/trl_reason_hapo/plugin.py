@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from trl_reasoning import hookimpl
-from trl_reasoning.config_schema import ConfigError
+from trl_reasoning.config.schema import ConfigError
 
 
 REWARD_NAME = "hapo_length"

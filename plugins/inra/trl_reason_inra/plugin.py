@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trl_reasoning import hookimpl
-from trl_reasoning.config_schema import ConfigError
+from trl_reasoning.config.schema import ConfigError
 
 ADAPTER_DIR = "inra_adapter"
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trl_reasoning import hookimpl
-from trl_reasoning.config_schema import ConfigError
+from trl_reasoning.config.schema import ConfigError
 
 from .ranking import HIST_ACC_FILE, historical_std, load_hist_acc_rows, rank_examples
 from .record import AccuracyRecord

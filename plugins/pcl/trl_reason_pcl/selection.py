@@ -1,4 +1,4 @@
-"""PCL's selection math, dependency-free apart from torch (table-tested in ``tests/plugins/pcl``).
+"""PCL's selection math, dependency-free apart from torch (table-tested in ``plugins/pcl/tests``).
 
 ::
 

@@ -24,7 +24,7 @@ def critic_source(args, recipe=None, policy=None) -> str:
     """Where to load the critic from: the recipe's test model (CI's switch) replaces everything; then
     ``critic_model_name_or_path``; then the policy's own weights (its base model when the policy is a PEFT model)."""
     from trl_reasoning.models import resolve_model_path
-    from trl_reasoning.recipe import MODEL_KEYS_ENV
+    from trl_reasoning.config.recipe import MODEL_KEYS_ENV
 
     test_model = getattr(recipe, "test_model", None) if recipe is not None else os.environ.get(MODEL_KEYS_ENV)
     if test_model:

@@ -93,7 +93,7 @@ class ReasoningPPOTrainer(ReasoningGRPOTrainer):
     config_class = ReasoningPPOConfig
 
     def __init__(self, *args, plugin_manager=None, recipe=None, **kwargs):
-        from trl_reasoning.plugins import PluginManager
+        from trl_reasoning.plugins.manager import PluginManager
 
         config = kwargs.get("args", args[2] if len(args) > 2 else None)
         if not isinstance(config, ReasoningPPOConfig):

@@ -56,13 +56,13 @@ def add_questa_parser(subparsers) -> None:
 def cmd_select(args) -> int:
     from rich.table import Table
 
-    from trl_reasoning.config_schema import ConfigError, build_dataclass
+    from trl_reasoning.config.schema import ConfigError, build_dataclass
     from trl_reasoning.data import load_rows
     from trl_reasoning.evaluation.generation import SamplingSettings, TransformersBackend, render_prompts
     from trl_reasoning.models import load_model
-    from trl_reasoning.plugins import PluginManager
-    from trl_reasoning.progress import console
-    from trl_reasoning.recipe import load_recipe
+    from trl_reasoning.plugins.manager import PluginManager
+    from trl_reasoning.console import console
+    from trl_reasoning.config.recipe import load_recipe
     from trl_reasoning.run import build_rewards, prepare
 
     from .hints import correct_histogram, keep_for_pool

@@ -1,6 +1,6 @@
 """The math of TrRa: lambda-fused teacher logits and the per-token forward KL to the student.
 
-Pure functions on tensors (no model, no trainer), tested table-driven in ``tests/plugins/trra/test_fusion.py``.
+Pure functions on tensors (no model, no trainer), tested table-driven in ``plugins/trra/tests/test_fusion.py``.
 
 Paper (Zhu et al., arXiv 2506.12704, Eq. 5; the authors' ``compute_preference_loss_1``)::
 

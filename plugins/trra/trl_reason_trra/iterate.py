@@ -19,7 +19,7 @@ def round_overrides(base_output_dir: str, round_index: int, overrides: list[str]
 
 
 def run_rounds(recipe_path: str, rounds: int, overrides: list[str] = (), output_dir: str | None = None) -> list[dict]:
-    from trl_reasoning.recipe import load_recipe
+    from trl_reasoning.config.recipe import load_recipe
     from trl_reasoning.run import run_recipe
 
     base = output_dir or load_recipe(recipe_path, list(overrides)).output_dir
@@ -27,7 +27,7 @@ def run_rounds(recipe_path: str, rounds: int, overrides: list[str] = (), output_
     for k in range(1, rounds + 1):
         recipe = load_recipe(recipe_path, round_overrides(base, k, list(overrides)))
         if "trra" not in recipe.plugins:
-            from trl_reasoning.config_schema import ConfigError
+            from trl_reasoning.config.schema import ConfigError
 
             raise ConfigError("plugins.trra", "trra iterate needs a recipe that activates the trra plugin")
         result = run_recipe(recipe)

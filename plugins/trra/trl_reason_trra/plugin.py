@@ -21,7 +21,7 @@ import copy
 from dataclasses import dataclass, field
 
 from trl_reasoning import hookimpl
-from trl_reasoning.config_schema import ConfigError
+from trl_reasoning.config.schema import ConfigError
 
 
 @hookimpl

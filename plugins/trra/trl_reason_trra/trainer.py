@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from trl_reasoning.config_schema import ConfigError
+from trl_reasoning.config.schema import ConfigError
 from trl_reasoning.trainers.sft import ReasoningSFTConfig, ReasoningSFTTrainer
 
 from .loss import distillation_kl

@@ -1,0 +1,327 @@
+"""The plugin manager: discovery, activation, tracing and per-plugin state.
+
+Plugins are distributions that declare an entry point in the ``trl_reasoning`` group::
+
+    [project.entry-points.trl_reasoning]
+    hapo = "trl_reason_hapo.plugin"
+
+The entry point names a module. Hook implementations at module level that register things
+(``register_trainers``, ``register_rewards``, ``register_commands``, ``register_eval_options``) are collected from
+every installed plugin. Everything else acts only when a recipe names the plugin under ``plugins:``: the manager
+then builds ``module.Plugin(config)`` (``config`` is an instance of ``Plugin.Config``, a dataclass validated like
+the rest of the recipe) and registers that object. A module without a ``Plugin`` class is itself registered
+when named, and accepts no config.
+
+Environment variables (as in simonw/llm and datasette):
+
+* ``TRL_REASONING_LOAD_PLUGINS=a,b``: load only these installed plugins (empty string: none).
+* ``TRL_REASONING_DISABLE_PLUGINS=a,b``: never load these.
+* ``TRL_REASONING_TRACE_PLUGINS=1``: print every hook call, its arguments and its result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import sys
+from importlib import metadata
+from typing import Any, Iterable
+
+import pluggy
+
+from trl_reasoning import hookspecs
+from trl_reasoning.config.schema import ConfigError, build_dataclass
+
+ENTRY_POINT_GROUP = "trl_reasoning"
+REGISTRATION_HOOKS = ("register_trainers", "register_rewards", "register_commands", "register_eval_options")
+
+
+# The method plugins that come with trl-reasoning (plugins/<name>/ in the repository): entry-point name ->
+# distribution. `pip install "trl-reasoning[methods]"` installs them all (tests/distribution keep this complete).
+BUILTIN_PLUGINS = {
+    "correctness": "trl-reason-correctness", "fastcurl": "trl-reason-fastcurl",
+    "format_reward": "trl-reason-format-reward", "hapo": "trl-reason-hapo", "inra": "trl-reason-inra",
+    "one_shot": "trl-reason-one-shot", "pcl": "trl-reason-pcl", "ppo": "trl-reason-ppo",
+    "questa": "trl-reason-questa", "trra": "trl-reason-trra",
+}
+
+
+def install_hint(name: str) -> str:
+    """How to install the plugin ``name``: a built-in method by its distribution (or from the checkout's
+    ``plugins/`` folder, where there is one); any other plugin by the distribution that provides it."""
+    if name in BUILTIN_PLUGINS:
+        from pathlib import Path
+
+        checkout = Path(__file__).resolve().parent.parent / "plugins" / name
+        local = f"; from this checkout: pip install -e {checkout}" if (checkout / "pyproject.toml").is_file() else ""
+        return (f"{name!r} is a built-in method that is not installed: pip install {BUILTIN_PLUGINS[name]} "
+                f"(every method: pip install \"trl-reasoning[methods]\"{local}).")
+    return ("Install the distribution that provides it, `pip install <distribution>` (the plugin's documentation "
+            "names it), and check that `trl-reason plugins` lists it.")
+
+
+class PluginError(Exception):
+    """A plugin could not be loaded, configured or called. The message names the plugin."""
+
+
+@dataclasses.dataclass
+class InstalledPlugin:
+    name: str
+    module: Any
+    entry_point: str  # "name = value" as declared
+    distribution: str | None
+    version: str | None
+
+    @property
+    def plugin_class(self):
+        return getattr(self.module, "Plugin", None)
+
+    @property
+    def config_class(self):
+        cls = self.plugin_class
+        return getattr(cls, "Config", None) if cls is not None else None
+
+
+def _env_list(name: str) -> set[str] | None:
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    return {item.strip() for item in value.split(",") if item.strip()}
+
+
+def _new_pluggy() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    if os.environ.get("TRL_REASONING_TRACE_PLUGINS"):
+        def before(hook_name, hook_impls, kwargs):
+            names = [impl.plugin_name for impl in hook_impls]
+            print(f"[trl-reasoning] hook {hook_name} -> {names} kwargs={sorted(kwargs)}", file=sys.stderr)
+
+        def after(outcome, hook_name, hook_impls, kwargs):
+            try:
+                result = outcome.get_result()
+            except BaseException as exc:  # report, pluggy re-raises
+                result = f"raised {exc!r}"
+            print(f"[trl-reasoning] hook {hook_name} <- {str(result)[:200]}", file=sys.stderr)
+
+        pm.add_hookcall_monitoring(before, after)
+    return pm
+
+
+class PluginManager:
+    """Installed plugins (for registration hooks) and the active ones of a run (for every other hook).
+
+    ``installed`` holds every discovered plugin module; ``hook`` calls only the active plugins. Core features that
+    are plugins themselves (``trl_reasoning.trainers.builtin``) are always installed and never need naming.
+    """
+
+    def __init__(self, extra_modules: Iterable[tuple[str, Any]] = (), discover: bool = True):
+        self.installed: dict[str, InstalledPlugin] = {}
+        self._registry = _new_pluggy()
+        self._active_pm = _new_pluggy()
+        self.active: dict[str, Any] = {}
+        from trl_reasoning.trainers import builtin
+
+        self._install(InstalledPlugin("builtin", builtin, "builtin = trl_reasoning.trainers.builtin", "trl-reasoning",
+                                      _version("trl-reasoning")))
+        if discover:
+            self._discover()
+        for name, module in extra_modules:
+            self._install(InstalledPlugin(name, module, f"{name} = {getattr(module, '__name__', name)}", None, None))
+        self._trainers: dict[str, tuple[type, type]] | None = None
+        self._rewards: dict[str, Any] | None = None
+
+    # -- discovery -----------------------------------------------------------------------------------------------
+
+    def _discover(self) -> None:
+        only = _env_list("TRL_REASONING_LOAD_PLUGINS")
+        disabled = _env_list("TRL_REASONING_DISABLE_PLUGINS") or set()
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            if ep.name in disabled or (only is not None and ep.name not in only):
+                continue
+            if ep.name in self.installed:
+                continue  # the same distribution seen twice on sys.path
+            try:
+                module = ep.load()
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {ep.name!r} (entry point '{ep.name} = {ep.value}') failed to import: "
+                    f"{type(exc).__name__}: {exc}. Fix or uninstall it, or skip it with "
+                    f"TRL_REASONING_DISABLE_PLUGINS={ep.name}"
+                ) from exc
+            dist = getattr(ep, "dist", None)
+            self._install(InstalledPlugin(ep.name, module, f"{ep.name} = {ep.value}",
+                                          dist.name if dist else None, dist.version if dist else None))
+
+    def _install(self, plugin: InstalledPlugin) -> None:
+        self.installed[plugin.name] = plugin
+        try:
+            self._registry.register(plugin.module, name=plugin.name)
+            self._check_names(plugin.name, plugin.module)
+            if plugin.plugin_class is not None:
+                self._check_names(plugin.name, plugin.plugin_class)
+        except PluginError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"plugin {plugin.name!r} ({plugin.entry_point}) could not be registered: {exc}") from exc
+
+    @staticmethod
+    def _check_names(name: str, obj: Any) -> None:
+        """Fail at start-up on a hook implementation that matches no hookspec (a misspelled hook never fires)."""
+        known = {n for n in dir(hookspecs) if not n.startswith("_")}
+        for attr in dir(obj):
+            value = getattr(obj, attr, None)
+            opts = getattr(value, hookspecs.PROJECT_NAME + "_impl", None)
+            if opts is not None and attr not in known:
+                import difflib
+
+                close = difflib.get_close_matches(attr, sorted(known), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise PluginError(f"plugin {name!r} implements {attr!r}, which is not a trl_reasoning hook{hint}")
+
+    # -- activation ----------------------------------------------------------------------------------------------
+
+    def activate(self, plugins: dict[str, dict | None], path: str = "plugins") -> None:
+        """Build and register the plugins a recipe names, each from its validated config."""
+        for name, raw in plugins.items():
+            if name not in self.installed or name == "builtin":
+                known = sorted(n for n in self.installed if n != "builtin")
+                import difflib
+
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ConfigError(
+                    f"{path}.{name}",
+                    f"no installed plugin is named {name!r}.{hint} Installed plugins: "
+                    f"{', '.join(known) or '(none)'}. {install_hint(name)}",
+                )
+            plugin = self.installed[name]
+            raw = dict(raw or {})
+            cls = plugin.plugin_class
+            if cls is None:
+                if raw:
+                    raise ConfigError(f"{path}.{name}", f"plugin {name!r} takes no configuration")
+                instance = plugin.module
+            else:
+                config = build_dataclass(cls.Config, raw, f"{path}.{name}") if plugin.config_class else None
+                try:
+                    instance = cls(config) if plugin.config_class else cls()
+                except ConfigError:
+                    raise
+                except Exception as exc:
+                    raise PluginError(f"plugin {name!r} ({plugin.entry_point}) failed to start: "
+                                      f"{type(exc).__name__}: {exc}") from exc
+            self._active_pm.register(instance, name=name)
+            self.active[name] = instance
+        self._active_pm.check_pending()
+
+    def register_active(self, name: str, instance: Any) -> None:
+        """Activate an already-built plugin object (tests and the core's own features)."""
+        self._check_names(name, instance)
+        self._active_pm.register(instance, name=name)
+        self.active[name] = instance
+        self._active_pm.check_pending()
+
+    def unregister(self, name: str) -> None:
+        if name in self.active:
+            self._active_pm.unregister(self.active.pop(name))
+
+    @property
+    def hook(self):
+        """Hooks of the active plugins; call with keyword arguments only."""
+        return self._active_pm.hook
+
+    # -- registries filled by registration hooks -------------------------------------------------------------------
+
+    def trainers(self) -> dict[str, tuple[type, type]]:
+        if self._trainers is None:
+            found: dict[str, tuple[type, type]] = {}
+
+            def register(name, trainer_class, config_class):
+                found[name] = (trainer_class, config_class)
+
+            self._registry.hook.register_trainers(register=register)
+            self._trainers = found
+        return self._trainers
+
+    def rewards(self) -> dict[str, Any]:
+        if self._rewards is None:
+            found: dict[str, Any] = {}
+
+            def register(name, factory):
+                found[name] = factory
+
+            self._registry.hook.register_rewards(register=register)
+            self._rewards = found
+        return self._rewards
+
+    def register_commands(self, subparsers) -> None:
+        self._registry.hook.register_commands(subparsers=subparsers)
+
+    def register_eval_options(self, parser) -> dict[str, list[str]]:
+        """Let each installed plugin add ``trl-reason eval`` options; returns ``{plugin: [option dests]}`` so the
+        eval command can activate a plugin whose options the user sets."""
+        owners: dict[str, list[str]] = {}
+        for impl in self._registry.hook.register_eval_options.get_hookimpls():
+            before = {action.dest for action in parser._actions}
+            impl.function(parser=parser)
+            owners[impl.plugin_name] = sorted({action.dest for action in parser._actions} - before)
+        parser.set_defaults(plugin_option_owners=owners)
+        return owners
+
+    # -- per-plugin calls --------------------------------------------------------------------------------------------
+
+    def call_each(self, hook_name: str, **kwargs) -> dict[str, Any]:
+        """Call ``hook_name`` on each active plugin separately: ``{plugin_name: result}`` (non-None results)."""
+        results = {}
+        for impl in getattr(self._active_pm.hook, hook_name).get_hookimpls():
+            wanted = {k: v for k, v in kwargs.items() if k in impl.argnames}
+            result = impl.function(**wanted)
+            if result is not None:
+                results[impl.plugin_name] = result
+        return results
+
+    def call_one(self, plugin_name: str, hook_name: str, **kwargs) -> Any:
+        for impl in getattr(self._active_pm.hook, hook_name).get_hookimpls():
+            if impl.plugin_name == plugin_name:
+                return impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+        return None
+
+    def call_chain(self, hook_name: str, value_key: str, value: Any, **kwargs) -> Any:
+        """Call a chained hook in registration order, feeding each non-None result into the next call."""
+        for impl in getattr(self._active_pm.hook, hook_name).get_hookimpls():  # registration order
+            wanted = {k: v for k, v in {**kwargs, value_key: value}.items() if k in impl.argnames}
+            result = impl.function(**wanted)
+            if result is not None:
+                value = result
+        return value
+
+    def describe(self) -> list[dict]:
+        """Name, version, distribution and hooks of every installed plugin (for ``trl-reason plugins``)."""
+        rows = []
+        for name, plugin in sorted(self.installed.items()):
+            hooks = set()
+            for obj in filter(None, (plugin.module, plugin.plugin_class)):
+                for attr in dir(obj):
+                    if getattr(getattr(obj, attr, None), hookspecs.PROJECT_NAME + "_impl", None) is not None:
+                        hooks.add(attr)
+            rows.append({"name": name, "version": plugin.version, "distribution": plugin.distribution,
+                         "entry_point": plugin.entry_point, "hooks": sorted(hooks)})
+        return rows
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def load_module(dotted: str) -> Any:
+    """Import ``package.module:attr`` or ``package.module.attr`` that a recipe names explicitly."""
+    module_name, _, attr = dotted.partition(":")
+    if not attr:
+        module_name, _, attr = dotted.rpartition(".")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr)

@@ -1,0 +1,1 @@
+"""Reward functions a recipe names: ``correctness`` (the math grader) and ``boxed_integer``."""
