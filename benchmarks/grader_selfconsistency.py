@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 NO_DATA_DIR = "set TRL_REASONING_DATA_DIR to the folder with the full benchmark files (math500.jsonl, ...)"
 sys.path.insert(0, str(ROOT))
 
-from trl_reasoning.grading import extract_answer, grade_many  # noqa: E402
-from trl_reasoning.grading.rerender import rerenderings  # noqa: E402
+from trl_reasoning.data.sources import read_rows  # noqa: E402
+from trl_reasoning.grading import grade_many  # noqa: E402
+from trl_reasoning.grading.rerender import selfconsistency_pairs  # noqa: E402
 
 
 def main() -> None:
@@ -33,16 +34,8 @@ def main() -> None:
     directory = Path(os.environ.get("TRL_REASONING_DATA_DIR") or sys.exit(NO_DATA_DIR)).resolve()
     report = {}
     for path in sorted(directory.glob("*.jsonl")):
-        rows = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
-        pairs = []
-        for row in rows:
-            reference = row["answer"]
-            if row.get("solution") and "answer_raw" not in row:
-                boxed = extract_answer(row["solution"])
-                if boxed is not None:
-                    pairs.append((row["id"], reference, boxed, "solution box"))
-            for form in rerenderings(reference):
-                pairs.append((row["id"], reference, form, "re-rendered"))
+        rows = read_rows(path)
+        pairs = selfconsistency_pairs(rows)
         start = time.perf_counter()
         verdicts = grade_many([(p[1], p[2]) for p in pairs], processes=args.processes, timeout=10)
         seconds = time.perf_counter() - start

@@ -34,10 +34,11 @@ class Observer:
 
     @hookimpl
     def on_rewards(self, trainer, batch):
-        from trl_reason_pcl.selection import effective_ratio
+        from trl_reason_pcl.selection import effective_ratio, learning_signal
 
         rates = batch.group_pass_rate()  # (num_groups,)
-        self.records.append({"step": batch.step, "effective_ratio": effective_ratio(batch.total_reward,
+        # from the `correct` flags (never a shaped total), as PCL's own metric
+        self.records.append({"step": batch.step, "effective_ratio": effective_ratio(learning_signal(batch),
                                                                                      batch.num_generations),
                              "mixed_group_share": float(((rates > 0) & (rates < 1)).float().mean()),
                              "pass_rate": float(rates.mean())})

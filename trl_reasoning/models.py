@@ -8,7 +8,8 @@ so a killed conversion never leaves a half-written model behind.
 
 ::
 
-    model, tokenizer = load_model("embedded:smollm2-135m")
+    model, tokenizer = load_for(recipe)                      # the recipe's policy; see load_for for every role
+    model, tokenizer = load_model("embedded:smollm2-135m")   # a bare spec
     path = resolve_model_path("embedded:smollm2-135m")   # a directory from_pretrained can read (TRL reloads refs)
 
 Precision. A model that trains keeps fp32 weights: load it with ``dtype: float32`` and compute in bf16 through
@@ -26,7 +27,10 @@ import importlib.util
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+
+from trl_reasoning.config.recipe import MODEL_KEYS_ENV
 
 EMBEDDED = {
     "embedded:smollm2-135m": {
@@ -79,12 +83,20 @@ def _convert_embedded(spec: str, target: Path) -> None:
         raise ModelError(f"{spec}: converting the GGUF left missing={missing} unexpected={unexpected}")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    _save_atomically(plain, tokenizer, target,
+                     source=f"{spec}: dequantized from {gguf.name} ({_embedded_gguf(spec).parent.name})\n")
+
+
+def _save_atomically(model, tokenizer, target: Path, source: str | None = None) -> None:
+    """Save ``model`` and ``tokenizer`` into a temporary sibling of ``target``, then rename it into place: a
+    killed save never leaves a half-written model, and when another process finished first its copy is kept."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        plain.save_pretrained(tmp)
+        model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / "SOURCE.txt").write_text(f"{spec}: dequantized from {gguf.name} ({_embedded_gguf(spec).parent.name})\n")
+        if source is not None:
+            (tmp / "SOURCE.txt").write_text(source)
         try:
             os.replace(tmp, target)
         except OSError:  # another process finished first
@@ -124,26 +136,140 @@ def load_tokenizer(spec: str, *, revision: str | None = None, trust_remote_code:
     return tokenizer
 
 
-def load_model(spec: str, *, dtype: str = "float32", revision: str | None = None,
-               trust_remote_code: bool = False, attn_implementation: str | None = None, with_tokenizer: bool = True):
-    """Load a causal LM (and its tokenizer). Loads a PEFT adapter directory onto its base model."""
-    import torch
-    from transformers import AutoModelForCausalLM
+# --- one loader for every role ----------------------------------------------------------------------------------
 
-    path = resolve_model_path(spec, revision=revision)
-    kwargs = {"revision": revision, "trust_remote_code": trust_remote_code}
-    if dtype != "auto":
-        kwargs["dtype"] = getattr(torch, DTYPES[dtype])
+ROLES = ("policy", "reference", "critic", "value", "teacher")
+FROZEN_ROLES = ("reference", "teacher")   # loaded with requires_grad off and in eval mode unless `trainable=True`
+OWN_DTYPE_ROLES = ("critic", "value")     # trained heads of their own: float32 unless the caller says otherwise
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """What ``load_for`` loads, decided without touching a model (``plan_load`` builds it; tests read it)."""
+
+    role: str
+    spec: str                        # what ``resolve_model_path`` receives
+    dtype: str                       # float32 | bfloat16 | float16 | auto
+    revision: str | None
+    trust_remote_code: bool
+    attn_implementation: str | None
+    trainable: bool | None           # False: frozen + eval(); True/None: as loaded (trainable)
+    test_model: bool                 # the test-model switch replaced the spec
+
+
+def _dtype_name(dtype) -> str:
+    name = str(dtype).removeprefix("torch.")
+    if name != "auto" and name not in DTYPES:
+        raise ModelError(f"unknown dtype {dtype!r}; use one of {', '.join([*DTYPES, 'auto'])}")
+    return name
+
+
+def _test_model(source) -> str | None:
+    """The test-model switch for ``source``: a recipe's ``test_model`` (``load_recipe`` folds
+    ``$TRL_REASONING_TEST_MODEL`` into it); for a bare model section the variable itself; for no source, none
+    (an explicit spec, e.g. ``trl-reason eval MODEL``, is loaded as given)."""
+    if source is None:
+        return None
+    if hasattr(source, "model"):  # a recipe
+        word = getattr(source, "test_model", None)
     else:
-        kwargs["dtype"] = "auto"
-    if attn_implementation:
-        kwargs["attn_implementation"] = attn_implementation
+        word = os.environ.get(MODEL_KEYS_ENV) or None
+    return resolve_test_model(word) if word else None
+
+
+def plan_load(source=None, role: str = "policy", spec: str | None = None, *, dtype=None,
+              trainable: bool | None = None) -> LoadPlan:
+    """Decide what ``load_for`` loads. The rules, the same for every role:
+
+    * spec: the test model when the switch is on (it replaces every model a recipe names); else ``spec``; else the
+      model section's ``name_or_path``;
+    * revision: the section's, when the loaded model is the section's own (not a test model, not another spec);
+    * trust_remote_code and attn_implementation: the section's, for every role;
+    * dtype: ``dtype``; else float32 for the trained heads (critic, value); else the section's dtype;
+    * trainable: ``trainable``; else False for reference and teacher (frozen), None (as loaded) otherwise.
+    """
+    if role not in ROLES:
+        raise ModelError(f"unknown model role {role!r}; one of {', '.join(ROLES)}")
+    section = getattr(source, "model", source)
+    own = getattr(section, "name_or_path", None)
+    test_model = _test_model(source)
+    chosen = test_model or spec or own
+    if not chosen:
+        raise ModelError(f"no model to load for the {role}: pass a spec or a recipe / model section")
+    if dtype is None:
+        dtype = "float32" if role in OWN_DTYPE_ROLES or section is None else getattr(section, "dtype", "float32")
+    revision = getattr(section, "revision", None) if not test_model and chosen == own else None
+    return LoadPlan(role=role, spec=chosen, dtype=_dtype_name(dtype), revision=revision,
+                    trust_remote_code=bool(getattr(section, "trust_remote_code", False)),
+                    attn_implementation=getattr(section, "attn_implementation", None),
+                    trainable=(False if role in FROZEN_ROLES else None) if trainable is None else bool(trainable),
+                    test_model=bool(test_model))
+
+
+def _pretrained(plan: LoadPlan):
+    """The model ``plan`` names, with the head its role needs."""
+    import torch
+    import transformers
+
+    path = resolve_model_path(plan.spec, revision=plan.revision)
+    kwargs = {"revision": plan.revision, "trust_remote_code": plan.trust_remote_code,
+              "dtype": "auto" if plan.dtype == "auto" else getattr(torch, plan.dtype)}
+    if plan.attn_implementation:
+        kwargs["attn_implementation"] = plan.attn_implementation
+    if plan.role == "value":   # a backbone: hidden states for a value head of the caller's
+        return transformers.AutoModel.from_pretrained(path, **kwargs), path
+    if plan.role == "critic":  # one value per token (verl's critic): a token-classification head, num_labels=1
+        config = transformers.AutoConfig.from_pretrained(path, revision=plan.revision,
+                                                         trust_remote_code=plan.trust_remote_code)
+        config.num_labels = 1
+        config.classifier_dropout = 0.0  # the generic head defaults to dropout 0.1
+        try:
+            return transformers.AutoModelForTokenClassification.from_pretrained(path, config=config, **kwargs), path
+        except ValueError as exc:  # an architecture without a ForTokenClassification head
+            raise ModelError(f"cannot build a critic from {plan.spec!r}: {exc}. Point it at a model whose "
+                             "architecture has a token-classification head (Llama, Qwen2, ...)") from None
     if Path(path).exists() and (Path(path) / "adapter_config.json").exists():
         from peft import AutoPeftModelForCausalLM
 
-        model = AutoPeftModelForCausalLM.from_pretrained(path, **kwargs)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        return AutoPeftModelForCausalLM.from_pretrained(path, **kwargs), path
+    return transformers.AutoModelForCausalLM.from_pretrained(path, **kwargs), path
+
+
+def load_for(source=None, role: str = "policy", spec: str | None = None, *, dtype=None,
+             trainable: bool | None = None, with_tokenizer: bool = True):
+    """``(model, tokenizer)`` for one role of a run, from a recipe or its ``model`` section (see ``plan_load`` for
+    the rules; they are the same for every role)::
+
+        policy, tokenizer = load_for(recipe)                                   # the recipe's model
+        teacher, _ = load_for(recipe, "teacher", config.aligned_model)         # frozen, the recipe's dtype
+        critic, _ = load_for(recipe, "critic", args.critic_model_name_or_path) # token-classification head, fp32
+        backbone, tok = load_for(recipe, "value", spec, dtype="bfloat16")      # AutoModel
+        model, tokenizer = load_for(None, spec="Qwen/Qwen2.5-Math-1.5B")       # a bare spec, no switch
+
+    policy, reference and teacher are causal LMs (a PEFT adapter directory loads onto its base model); value is the
+    bare backbone (``AutoModel``); critic is ``AutoModelForTokenClassification`` with one label and no dropout.
+    ``with_tokenizer=False`` gives ``(model, None)`` and reads no tokenizer (a teacher or critic directory saved
+    with ``save_pretrained`` alone has none)."""
+    plan = plan_load(source, role, spec, dtype=dtype, trainable=trainable)
+    model, path = _pretrained(plan)
+    if plan.trainable is False:
+        model.requires_grad_(False)
+        model.eval()
+    if not with_tokenizer:
+        return model, None
+    tokenizer = load_tokenizer(path if Path(path).exists() else plan.spec, revision=plan.revision,
+                               trust_remote_code=plan.trust_remote_code)
+    return model, tokenizer
+
+
+def load_model(spec: str, *, dtype: str = "float32", revision: str | None = None,
+               trust_remote_code: bool = False, attn_implementation: str | None = None, with_tokenizer: bool = True):
+    """Load a causal LM (and its tokenizer) from a bare spec; ``load_for`` is the loader for a recipe's models.
+    Loads a PEFT adapter directory onto its base model."""
+    plan = LoadPlan(role="policy", spec=spec, dtype=_dtype_name(dtype), revision=revision,
+                    trust_remote_code=trust_remote_code, attn_implementation=attn_implementation, trainable=None,
+                    test_model=False)
+    model, path = _pretrained(plan)
     if not with_tokenizer:
         return model
     return model, load_tokenizer(spec if not Path(path).exists() else path, revision=revision,
@@ -241,18 +367,5 @@ def build_tiny_model(target: str | os.PathLike, *, layers: int = 2, hidden: int 
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
-    model = LlamaForCausalLM(config)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not (target / "config.json").exists():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    _save_atomically(LlamaForCausalLM(config), tokenizer, target)
     return str(target)

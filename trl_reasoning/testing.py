@@ -1,30 +1,56 @@
-"""Pytest fixtures for trl-reasoning and its plugin authors (registered as a pytest plugin, ``pytest11``).
+"""Pytest fixtures and helpers for testing trl-reasoning plugins (as ``tox.pytest`` is for tox's).
 
-::
+Opt in from the root ``conftest.py`` of your project (pytest reads ``pytest_plugins`` there only)::
 
-    def test_my_plugin(tiny_model_path, make_recipe, run_recipe_steps):
+    pytest_plugins = ["trl_reasoning.testing"]
+
+    def test_my_plugin(make_recipe, run_recipe_steps):
         recipe = make_recipe(plugins={"my_plugin": {"weight": 0.5}})
         results = run_recipe_steps(recipe, steps=2)
         assert results["train"]["global_step"] == 2
 
+Fixtures:
+
 * ``tiny_model_path``: a 2-layer random Llama (hidden 64) with SmolLM2's tokenizer, built once per session.
 * ``tiny_policy``: ``(model, tokenizer)`` loaded from it (a fresh copy per test).
 * ``make_recipe(**sections)``: a ``Recipe`` on the tiny model and a small arithmetic set, sections overridden.
-* ``run_recipe_steps(recipe, steps=2)``: run it in-process into a temporary directory and return the results.
+* ``run_recipe_steps(recipe, steps=2)``: run it in-process into a temporary directory and return the results
+  (without the end-of-run plots unless ``plots=True``).
+* ``make_rollout_batch``, ``trainer_stub``, ``run_cli``, ``plugin_context``: the functions below, as fixtures.
+
+Functions (importable without pytest fixtures):
+
 * ``make_rollout_batch(rewards=[[1, 0, 0, 1], [0, 0, 0, 0]], correct=...)``: a real ``RolloutBatch`` from a table of
   rewards (one row per group of ``num_generations`` completions), to call a hook directly without a model.
-* ``plugin_context(name, plugin, config=None)``: a context that installs a plugin (module, ``Plugin`` class or
+* ``make_trainer_stub(dataset=rows, step=3, world_size=2, pm=pm)``: what a hook reads from ``trainer``
+  (``state.global_step``, ``train_dataset``, ``args``, ``accelerator``, ``records``, ``eligible_rows()``, ``hooks``,
+  ``log_metric``) without building a model::
+
+      trainer = make_trainer_stub(dataset=[{"prompt_id": i, "problem": f"{i} + 1"} for i in range(8)], step=3)
+      plugin.on_rewards(trainer=trainer, batch=make_rollout_batch(rewards=[[1, 0, 1, 0]]))
+
+* ``run_cli(*argv)``: run ``trl-reason`` in-process (or ``subprocess=True``) and return its outcome
+  (``returncode``, ``out``, ``err``, ``assert_success()``, ``assert_exit(2)``)::
+
+      outcome = run_cli("validate", "recipe.yaml")
+      outcome.assert_exit(2)
+      assert "trainer.max_stpes" in outcome.err
+
+* ``registered_plugin(name, plugin, config=None)``: a context that installs a plugin (module, ``Plugin`` class or
   object) in a fresh ``PluginManager``, activates it, and removes it on exit::
 
       def test_hook(make_rollout_batch, plugin_context):
-          with plugin_context("my_plugin", my_plugin_module, {"weight": 0.5}) as pm:
-              pm.hook.on_rewards(trainer=None, batch=make_rollout_batch(rewards=[[1, 0, 1, 0]]))
-              assert pm.active["my_plugin"].seen == 4
+          with plugin_context("my_plugin", my_plugin_module, {"decay": 0.5}) as pm:
+              state = pm.active["my_plugin"]               # the Plugin object the recipe's config built
+              batch = make_rollout_batch(rewards=[[1, 0, 0, 1]])
+              pm.hook.on_rewards(trainer=None, batch=batch, round=batch.round)
+              assert state.rounds == 1
 
   With ``activate=False`` the plugin is only installed, so a recipe can name it:
   ``run_recipe_steps(make_recipe(plugins={"my_plugin": {}}), pm=pm)``.
 
-* ``ParityCorrect``: a reward that decides correctness (``is_correct``) by the parity of a completion's token ids:
+* ``ParityCorrect``: a reward that decides correctness (``reports_correctness``, ``last_correct``) by the parity of a
+  completion's token ids:
   on the random tiny model it gives groups that are mixed, all right and all wrong, so advantages and
   correctness-based plugins have something to act on. Register it from a test plugin's ``register_rewards``.
 """
@@ -32,19 +58,39 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import inspect
+import io
 import os
+import subprocess as _subprocess
+import sys
+import types
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import pytest
 
+from trl_reasoning.cli.main import main as cli_main
+from trl_reasoning.config.recipe import recipe_from_dict
+from trl_reasoning.models import build_tiny_model, cache_dir
+from trl_reasoning.plugins.manager import PluginManager
+from trl_reasoning.records import PromptRecords
+
+
 class ParityCorrect:
-    """1.0 when the sum of a completion's token ids is even, else 0.0; ``is_correct`` marks the 1.0s."""
+    """1.0 when the sum of a completion's token ids is even, else 0.0; ``last_correct`` (and ``is_correct``) mark
+    the 1.0s."""
 
     __name__ = "parity_correct"
+    reports_correctness = True
+
+    def __init__(self):
+        self.last_correct: list[bool] = []
 
     def __call__(self, prompts=None, completions=None, completion_ids=None, **kwargs):
-        return [1.0 if sum(ids) % 2 == 0 else 0.0 for ids in completion_ids]
+        values = [1.0 if sum(ids) % 2 == 0 else 0.0 for ids in completion_ids]
+        self.last_correct = [v == 1.0 for v in values]
+        return values
 
     def is_correct(self, values):
         return [v == 1.0 for v in values]
@@ -58,10 +104,26 @@ TINY_TRAINER = {
 
 def tiny_model_dir(root: str | os.PathLike | None = None) -> str:
     """Build (once) and return the tiny test model's directory (under the trl-reasoning cache by default)."""
-    from trl_reasoning.models import build_tiny_model, cache_dir
-
     target = Path(root) if root else cache_dir() / "tiny-llama-2l-64h"
     return build_tiny_model(target)
+
+
+def tiny_recipe(model_path: str, run_dir: str | os.PathLike, /, **sections):
+    """The recipe ``make_recipe`` builds, for a given model directory and output directory (``run_dir``; a section
+    ``output_dir=...`` overrides it)."""
+    data = {
+        "model": {"name_or_path": model_path},
+        "data": {"train": "embedded:arithmetic", "options": {"n_train": 64, "n_test": 8}},
+        "trainer": dict(TINY_TRAINER),
+        "rewards": [{"name": "boxed_integer", "config": {"lenient_value": 0.5}}],
+        "output_dir": str(run_dir),
+    }
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return recipe_from_dict(data)
 
 
 @pytest.fixture(scope="session")
@@ -71,32 +133,19 @@ def tiny_model_path() -> str:
 
 @pytest.fixture
 def make_recipe(tiny_model_path, tmp_path):
-    from trl_reasoning.config.recipe import recipe_from_dict
-
     def make(**sections):
-        data = {
-            "model": {"name_or_path": tiny_model_path},
-            "data": {"train": "embedded:arithmetic", "options": {"n_train": 64, "n_test": 8}},
-            "trainer": dict(TINY_TRAINER),
-            "rewards": [{"name": "boxed_integer", "config": {"lenient_value": 0.5}}],
-            "output_dir": str(tmp_path / "run"),
-        }
-        for key, value in sections.items():
-            if isinstance(value, dict) and isinstance(data.get(key), dict):
-                data[key] = {**data[key], **value}
-            else:
-                data[key] = value
-        return recipe_from_dict(data)
+        return tiny_recipe(tiny_model_path, tmp_path / "run", **sections)
 
     return make
 
 
 @pytest.fixture
 def run_recipe_steps(tmp_path):
-    from trl_reasoning.run import run_recipe
-
     def run(recipe, steps: int = 2, output_dir=None, **kwargs):
+        from trl_reasoning.run import run_recipe  # heavy (the trainers): loaded when a test runs a recipe
+
         recipe.trainer["max_steps"] = steps
+        kwargs.setdefault("plots", False)  # most of a tiny run's time; a test of the plots passes plots=True
         return run_recipe(recipe, output_dir=str(output_dir or recipe.output_dir), **kwargs)
 
     return run
@@ -105,7 +154,7 @@ def run_recipe_steps(tmp_path):
 @pytest.fixture
 def tiny_policy(tiny_model_path):
     """``(model, tokenizer)``: the tiny Llama in float32, a fresh copy for each test."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # heavy: only when a test asks for the model
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_path)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
@@ -115,7 +164,8 @@ def tiny_policy(tiny_model_path):
 def make_rollout_batch(rewards: Sequence[Sequence[float]] | dict[str, Sequence[Sequence[float]]],
                        num_generations: int | None = None, correct: Any = None,
                        prompt_ids: Sequence[int] | None = None, completion_lengths: Any = None,
-                       truncated: Any = None, step: int = 0, reward_weights: Sequence[float] | None = None):
+                       truncated: Any = None, step: int = 0, reward_weights: Sequence[float] | None = None,
+                       round: Any = None, variants: Sequence[str] | None = None):
     """A real ``RolloutBatch`` from a table of rewards, one row per group::
 
         batch = make_rollout_batch(rewards=[[1, 0, 0, 1], [0, 0, 0, 0]], correct=[[1, 0, 0, 1], [0, 0, 0, 0]])
@@ -129,10 +179,12 @@ def make_rollout_batch(rewards: Sequence[Sequence[float]] | dict[str, Sequence[S
       reward), or ``None`` (no reward decides correctness, as in a run without one).
     * ``prompt_ids``: one per group (default ``0, 1, ...``); ``completion_lengths``: one int for all, or a table
       (default 8); ``truncated``: a table of bools (default none).
+    * ``round``: the batch's ``GenerationRound`` (default: the first round of ``step``); ``variants``: one prompt
+      variant per group (default ``""``).
     """
-    import torch
+    import torch  # heavy: only when a batch is built
 
-    from trl_reasoning.rollouts import RolloutBatch
+    from trl_reasoning.rollouts import GenerationRound, RolloutBatch  # heavy (torch)
 
     tables = dict(rewards) if isinstance(rewards, dict) else {"reward": rewards}
     names = list(tables)
@@ -172,6 +224,9 @@ def make_rollout_batch(rewards: Sequence[Sequence[float]] | dict[str, Sequence[S
     ids = list(prompt_ids) if prompt_ids is not None else list(range(num_groups))
     if len(ids) != num_groups:
         raise ValueError(f"prompt_ids: expected one per group ({num_groups}), got {len(ids)}")
+    group_variants = list(variants) if variants is not None else [""] * num_groups
+    if len(group_variants) != num_groups:
+        raise ValueError(f"variants: expected one per group ({num_groups}), got {len(group_variants)}")
     if completion_lengths is None or isinstance(completion_lengths, int):
         lengths = [completion_lengths or 8] * B
     else:
@@ -180,6 +235,15 @@ def make_rollout_batch(rewards: Sequence[Sequence[float]] | dict[str, Sequence[S
                        else [bool(v) for r in grouped(truncated, "truncated") for v in r])
     row_ids = [ids[i // G] for i in range(B)]
     rows = [{"prompt_id": pid, "problem": f"problem {pid}", "answer": str(pid)} for pid in row_ids]
+    for i, row in enumerate(rows):
+        if group_variants[i // G]:
+            row["prompt_variant"] = group_variants[i // G]
+    fields = {f.name for f in dataclasses.fields(RolloutBatch)}
+    extra = {}
+    if "round" in fields:
+        extra["round"] = round if round is not None else GenerationRound.first(step=step, generation=0)
+    if "variants" in fields:
+        extra["variants"] = [group_variants[i // G] for i in range(B)]
     return RolloutBatch(
         step=step,
         num_generations=G,
@@ -196,12 +260,173 @@ def make_rollout_batch(rewards: Sequence[Sequence[float]] | dict[str, Sequence[S
         rows=rows,
         process_index=0,
         local_size=B,
+        **extra,
     )
 
 
 @pytest.fixture(name="make_rollout_batch")
 def make_rollout_batch_fixture():
     return make_rollout_batch
+
+
+# -- a trainer stub ----------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class AcceleratorStub:
+    """What hooks read from ``trainer.accelerator``: the process layout and the device."""
+
+    num_processes: int = 1
+    process_index: int = 0
+    device: str = "cpu"
+
+    @property
+    def is_main_process(self) -> bool:
+        return self.process_index == 0
+
+    @property
+    def is_local_main_process(self) -> bool:
+        return self.process_index == 0
+
+
+class TrainerStub:
+    """The parts of a ``ReasoningGRPOTrainer`` hooks read, with no model: see ``make_trainer_stub``."""
+
+    def __init__(self, dataset, step: int, world_size: int, process_index: int, pm, args: dict, recipe,
+                 prompt_format):
+        from trl_reasoning.plugins.hooks import RunHooks  # heavy (torch, through rollouts): only when a stub is built
+
+        self.train_dataset = dataset
+        self.state = types.SimpleNamespace(global_step=step, max_steps=args.get("max_steps", -1), epoch=0.0)
+        self.accelerator = AcceleratorStub(num_processes=world_size, process_index=process_index)
+        self.args = types.SimpleNamespace(**{**dict(TINY_TRAINER), "world_size": world_size, **args})
+        self.num_generations = self.args.num_generations
+        self.pm = pm if pm is not None else PluginManager(discover=False)
+        self.pm.install_core()
+        self.hooks = RunHooks(self.pm, self)
+        self.recipe = recipe
+        self.prompt_format = prompt_format
+        self.records = PromptRecords()
+        self.auxiliary: dict[str, Any] = {}
+        self.logged: list[tuple[str, float]] = []  # what log_metric received, in order
+
+    def eligible_rows(self, round=None) -> list[int]:
+        """All rows of ``train_dataset`` narrowed by the active plugins' ``candidate_rows`` chain."""
+        return self.hooks.candidate_rows(list(range(len(self.train_dataset or []))), round)
+
+    def log_metric(self, name: str, value: float) -> None:
+        self.logged.append((name, float(value)))
+
+    def __repr__(self) -> str:
+        return (f"TrainerStub(step={self.state.global_step}, rows={len(self.train_dataset or [])}, "
+                f"world_size={self.accelerator.num_processes})")
+
+
+def make_trainer_stub(dataset: Sequence[dict] | Any = None, step: int = 0, world_size: int = 1, *,
+                      process_index: int = 0, pm: PluginManager | None = None, recipe: Any = None,
+                      prompt_format: Any = None, **args) -> TrainerStub:
+    """A stand-in for the trainer a hook receives, for hook tests that need no model::
+
+        trainer = make_trainer_stub(dataset=rows, step=3, world_size=2, num_generations=8)
+        trainer.state.global_step, trainer.accelerator.num_processes, trainer.args.num_generations   # 3, 2, 8
+        trainer.eligible_rows()          # every row, narrowed by pm's active candidate_rows plugins
+
+    * ``dataset``: the training rows (a list of dicts, or a ``datasets.Dataset``) as ``train_dataset``.
+    * ``step``: ``state.global_step`` (optimizer steps completed, as hooks see it).
+    * ``world_size`` / ``process_index``: ``accelerator.num_processes`` / ``.process_index`` (``is_main_process``
+      on index 0) and ``args.world_size``.
+    * ``pm``: the ``PluginManager`` whose active plugins ``hooks`` and ``eligible_rows()`` call (a fresh empty one
+      by default).
+    * ``recipe``, ``prompt_format``: what ``trainer.recipe`` / ``trainer.prompt_format`` hold (``None`` by default).
+    * any other keyword: a field of ``trainer.args`` (defaults: the tiny recipe's trainer section).
+
+    ``trainer.records`` is an empty ``PromptRecords``; ``trainer.log_metric(name, value)`` appends to
+    ``trainer.logged``.
+    """
+    return TrainerStub(list(dataset) if isinstance(dataset, (list, tuple)) else dataset, step, world_size,
+                       process_index, pm, args, recipe, prompt_format)
+
+
+@pytest.fixture
+def trainer_stub():
+    """``make_trainer_stub`` as a fixture: ``trainer = trainer_stub(dataset=rows, step=3)``."""
+    return make_trainer_stub
+
+
+# -- the command line ---------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class CliOutcome:
+    """What one ``trl-reason`` invocation did (as tox's ``ToxRunOutcome``)."""
+
+    argv: list[str]
+    returncode: int
+    out: str
+    err: str
+
+    def assert_success(self) -> "CliOutcome":
+        assert self.returncode == 0, self._report("exit status 0")
+        return self
+
+    def assert_exit(self, code: int) -> "CliOutcome":
+        assert self.returncode == code, self._report(f"exit status {code}")
+        return self
+
+    def _report(self, expected: str) -> str:
+        return (f"trl-reason {' '.join(self.argv)}: expected {expected}, got {self.returncode}\n"
+                f"--- stdout\n{self.out[-4000:]}\n--- stderr\n{self.err[-4000:]}")
+
+
+def run_cli(*argv: str | os.PathLike, subprocess: bool = False, env: dict[str, str] | None = None,
+            cwd: str | os.PathLike | None = None, timeout: float = 900) -> CliOutcome:
+    """Run ``trl-reason *argv`` and return its ``CliOutcome``.
+
+    In-process by default: the real console entry (``trl_reasoning.cli.main.main``), stdout and stderr captured,
+    ``SystemExit`` turned into the return code, ``env`` applied for the call and restored after. With
+    ``subprocess=True`` a fresh interpreter runs it, as a user's shell would (entry-point discovery, start-up imports,
+    signals).
+    """
+    args = [str(a) for a in argv]
+    if subprocess:
+        code = "import sys; from trl_reasoning.cli.main import main; sys.exit(main(sys.argv[1:]))"
+        done = _subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout,
+                               cwd=cwd, env={**os.environ, **(env or {})})
+        return CliOutcome(args, done.returncode, done.stdout, done.stderr)
+    out, err = io.StringIO(), io.StringIO()
+    saved = {key: os.environ.get(key) for key in (env or {})}
+    old_cwd = os.getcwd()
+    try:
+        os.environ.update(env or {})
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                status = cli_main(args)
+            except SystemExit as exit_:
+                status = exit_.code
+    finally:
+        os.chdir(old_cwd)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    if status is None:
+        status = 0
+    elif not isinstance(status, int):
+        err.write(f"{status}\n")
+        status = 1
+    return CliOutcome(args, status, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(name="run_cli")
+def run_cli_fixture():
+    """``run_cli`` as a fixture: ``outcome = run_cli("plugins", "--json")``."""
+    return run_cli
+
+
+# -- installing a plugin for a test ------------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -212,34 +437,21 @@ def registered_plugin(name: str, plugin: Any, config: dict | None = None, activa
 
     ``plugin``: the entry-point module (with a ``Plugin`` class), a ``Plugin`` class, or a built object.
     """
-    import inspect
-    import types
-
-    from trl_reasoning.plugins.manager import InstalledPlugin, PluginManager
-
     manager = pm if pm is not None else PluginManager(discover=False)
-    if isinstance(plugin, types.ModuleType):
-        module = plugin
-    elif inspect.isclass(plugin):
-        module = types.ModuleType(f"trl_reasoning_test_plugin_{name}")
-        module.Plugin = plugin
-    else:
-        module = None
-    if name in manager.installed:
+    manager.install_core()  # what a composition root does (idempotent): grpo, sft and boxed_integer
+    built = not isinstance(plugin, types.ModuleType) and not inspect.isclass(plugin)
+    if name in manager.installed or (built and name in manager.active):
         raise ValueError(f"a plugin named {name!r} is already installed in this PluginManager")
-    if module is not None:
-        manager._install(InstalledPlugin(name, module, f"{name} = {module.__name__}", None, None))
     try:
-        if module is None:
+        if built:
             manager.register_active(name, plugin)
-        elif activate:
-            manager.activate({name: config or {}})
+        else:
+            manager.install(name, plugin, activate_config=(config or {}) if activate else None)
         yield manager
     finally:
         manager.unregister(name)
-        installed = manager.installed.pop(name, None)
-        if installed is not None and manager._registry.is_registered(installed.module):
-            manager._registry.unregister(installed.module)
+        if name in manager.installed:
+            manager.uninstall(name)
 
 
 @pytest.fixture

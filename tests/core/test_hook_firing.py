@@ -21,6 +21,7 @@ class Recorder:
         self.loss_inputs = []
         self.chosen: list[list[int]] = []
         self.restored = None
+        self.rounds = []
 
     def _hit(self, name):
         self.calls[name] = self.calls.get(name, 0) + 1
@@ -93,9 +94,10 @@ class Recorder:
         return {"length_penalty": -0.01 * batch.completion_lengths.float()}  # (B,)
 
     @hookimpl
-    def on_rewards(self, trainer, batch):
+    def on_rewards(self, trainer, batch, round):
         self._hit("on_rewards")
         self.batches.append(batch)
+        self.rounds.append(round)
 
     @hookimpl
     def filter_groups(self, trainer, batch):
@@ -157,6 +159,10 @@ def test_every_run_time_hook_fires_with_its_effect(make_recipe, run_recipe_steps
     assert seen == [sorted(set(c)) for c in recorder.chosen]
     assert all(pid % 2 == 1 for b in recorder.batches for pid in b.prompt_ids)
     assert all(p[-1]["content"].endswith(MARK) for b in recorder.batches for p in b.prompts)
+    # each generation round has its context, also on the batch, counted across the run
+    assert [(r.step, r.round_index, r.is_refill, r.generation) for r in recorder.rounds] == [(0, 0, False, 0),
+                                                                                             (1, 0, False, 1)]
+    assert all(b.round is r for b, r in zip(recorder.batches, recorder.rounds))
     # shaped rewards are what the batch (and so the advantages) carry
     first = recorder.batches[0]
     expected = -0.01 * first.completion_lengths.float()
@@ -182,6 +188,9 @@ def test_every_run_time_hook_fires_with_its_effect(make_recipe, run_recipe_steps
     run_recipe_steps(recipe2, steps=2, pm=pm2, output_dir=recipe.output_dir,
                      resume=str(Path(recipe.output_dir) / "checkpoint-1"))
     assert again.calls.get("load_plugin_state") == 1 and again.restored == {"batches_seen": 1}
+    # the run's round counter and the per-prompt record continue from the checkpoint
+    assert [(r.step, r.generation) for r in again.rounds] == [(1, 1)]
+    assert state["core:records"]["generation"] == 1
 
 
 def test_only_named_plugins_act(make_recipe, run_recipe_steps):
@@ -189,5 +198,5 @@ def test_only_named_plugins_act(make_recipe, run_recipe_steps):
     pm = PluginManager()
     recipe = make_recipe()
     results = run_recipe_steps(recipe, steps=1, pm=pm)
-    assert pm.active == {}
+    assert [name for name in pm.active if not name.startswith("core:")] == []
     assert results["trainer"].reward_func_names == ["boxed_integer"]

@@ -13,13 +13,13 @@ from trl_reasoning.plugins.manager import PluginError, PluginManager
 
 
 def test_load_and_disable_switches(monkeypatch):
-    everything = set(PluginManager().installed)
+    everything = set(PluginManager(core=True).installed)
     assert {"builtin", "correctness", "format_reward"} <= everything
     monkeypatch.setenv("TRL_REASONING_LOAD_PLUGINS", "correctness")
-    assert set(PluginManager().installed) == {"builtin", "correctness"}
+    assert set(PluginManager(core=True).installed) == {"builtin", "correctness"}
     monkeypatch.delenv("TRL_REASONING_LOAD_PLUGINS")
     monkeypatch.setenv("TRL_REASONING_DISABLE_PLUGINS", "format_reward,correctness")
-    left = set(PluginManager().installed)
+    left = set(PluginManager(core=True).installed)
     assert "builtin" in left and not {"format_reward", "correctness"} & left
 
 
@@ -45,7 +45,24 @@ def test_tracing_prints_every_hook_call(monkeypatch, capsys):
     pm.register_active("hello", Hello())
     assert pm.hook.metrics(trainer=None, mode="train") == [{"hello": 1.0}]
     err = capsys.readouterr().err
-    assert "hook metrics -> ['hello']" in err and "{'hello': 1.0}" in err
+    assert "hook metrics -> [hello] trainer=None mode='train'" in err and "{'hello': 1.0}" in err
+    # per-plugin calls (plugin state, schedules, chains) go through pluggy too, so they are traced with their values
+    assert pm.call_each("metrics", trainer=None, mode="eval") == {"hello": {"hello": 1.0}}
+    assert pm.call_one("hello", "metrics", trainer=None, mode="eval") == {"hello": 1.0}
+    err = capsys.readouterr().err
+    assert err.count("hook metrics -> [hello] trainer=None mode='eval'") == 2
+
+
+def test_core_plugin_is_installed_by_dotted_name_and_install_uninstall():
+    pm = PluginManager(discover=False)
+    assert "builtin" not in pm.installed and pm.trainers() == {}  # the composition root installs the core
+    pm.install_core()
+    pm.install_core()  # idempotent
+    assert "grpo" in pm.trainers() and pm.installed["builtin"].entry_point == "builtin = trl_reasoning.trainers.builtin"
+    pm.install("greet", GreetPlugin, activate_config={"weight": 3})
+    assert pm.hook.metrics(trainer=None, mode="train") == [{"greet/weight": 3.0}]
+    pm.uninstall("greet")
+    assert "greet" not in pm.installed and pm.hook.metrics(trainer=None, mode="train") == []
 
 
 @dataclasses.dataclass
@@ -89,7 +106,7 @@ def test_plugin_config_is_validated_with_path_and_nearest_key():
 
 
 def test_describe_lists_name_version_and_hooks():
-    rows = {row["name"]: row for row in PluginManager().describe()}
+    rows = {row["name"]: row for row in PluginManager(core=True).describe()}
     assert rows["format_reward"]["hooks"] == ["register_rewards"]
     assert rows["format_reward"]["version"] == "0.1.0"
     assert "register_trainers" in rows["builtin"]["hooks"]

@@ -22,8 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _is_paper_recipe(path: Path) -> bool:
-    """A paper recipe: a recipe file (with a trainer section) that is not a CPU variant nor a settings table."""
-    return not path.name.startswith("cpu") and "trainer" in (yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    """A paper recipe: a recipe file (with a trainer section) that is not a CPU variant, a CPU composition
+    (recipes/combined) nor a settings table."""
+    return (not path.name.startswith("cpu") and path.parent.name != "combined"
+            and "trainer" in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}))
 
 
 PAPER_RECIPES = sorted(p for p in (ROOT / "recipes").glob("*/*.yaml") if _is_paper_recipe(p))

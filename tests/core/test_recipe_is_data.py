@@ -82,7 +82,7 @@ def test_a_registered_rewards_own_class_path_needs_no_permission():
     recipe = recipe_from_dict({"rewards": [{"name": "trl_reasoning.rewards.boxed_integer.BoxedIntegerReward",
                                             "config": {"lenient_value": 0.5}}]})
     prepared = prepare(recipe, PluginManager())
-    assert prepared.reward_specs[0][1] is PluginManager().rewards()["boxed_integer"]
+    assert prepared.reward_specs[0][1] is prepared.pm.rewards()["boxed_integer"]
 
 
 BOMB_LEVELS = 9  # 9 ** 9 = 387,420,489 strings once expanded

@@ -89,12 +89,17 @@ def test_cp_copies_a_recipe_out_and_refuses_to_overwrite(capsys, monkeypatch, tm
 
 
 def test_test_model_word_tiny_is_the_tiny_test_model(monkeypatch, tiny_model_path):
+    """The recipe keeps the word; preparing the run (which may build the model) resolves it."""
     from trl_reasoning.config.recipe import load_recipe
+    from trl_reasoning.run.prepare import resolve_models
 
     monkeypatch.setenv("TRL_REASONING_CACHE", str(Path(tiny_model_path).parent))
     monkeypatch.setenv("TRL_REASONING_TEST_MODEL", "tiny")
     recipe = load_recipe(ROOT / "recipes/quickstart.yaml")
+    assert recipe.model.name_or_path == recipe.test_model == "tiny"
+    resolve_models(recipe)
     assert recipe.model.name_or_path == recipe.test_model == tiny_model_path
     monkeypatch.delenv("TRL_REASONING_TEST_MODEL")
     recipe = load_recipe(ROOT / "recipes/quickstart.yaml", ["test_model=tiny"])
+    resolve_models(recipe)
     assert recipe.model.name_or_path == tiny_model_path

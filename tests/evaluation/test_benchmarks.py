@@ -57,14 +57,14 @@ def test_missing_data_names_every_place_it_looked(tmp_path, monkeypatch):
     with pytest.raises(BenchmarkDataNotFound) as error:
         load_benchmark("aime25", data_dir=tmp_path)
     message = str(error.value)
-    assert f"data dir argument: no aime25.jsonl" in message and str(tmp_path) in message
-    assert f"${bm.DATA_DIR_ENV}: no aime25.jsonl" in message
+    assert f"data dir argument (data.data_dir, eval.data_dir or --data-dir): no {tmp_path / 'aime25.jsonl'}" in message
+    assert f"${bm.DATA_DIR_ENV}: no {tmp_path / 'env' / 'aime25.jsonl'}" in message
     assert "the Hub: no Hub source is declared" in message
 
     def offline(hub, revision):
         raise ConnectionError("no network")
 
-    monkeypatch.setattr(bm, "_load_from_hub", offline)
+    monkeypatch.setattr(bm, "read_hub_rows", offline)
     monkeypatch.delenv(bm.DATA_DIR_ENV)
     with pytest.raises(BenchmarkDataNotFound, match=r"(?s)not set.*HuggingFaceH4/MATH-500 .*no network"):
         load_benchmark("math500")

@@ -73,7 +73,7 @@ def test_end_to_end_on_the_tiny_model_then_resume(capsys, tiny_model, data_dir, 
     def no_loading(*args, **kwargs):
         raise AssertionError("the model was loaded although nothing was left to generate")
 
-    monkeypatch.setattr(trl_reasoning.models, "load_model", no_loading)
+    monkeypatch.setattr(trl_reasoning.models, "_pretrained", no_loading)  # every loader goes through it
     status, _, _ = run_cli(capsys, *argv, "--no-progress")
     assert status == 0 and (tmp_path / "samples.jsonl").read_text() == samples
 

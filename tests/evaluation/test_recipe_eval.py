@@ -159,14 +159,14 @@ def _prepare(make_recipe, **sections):
      "not an eval option of any installed plugin"),
     ({"eval": {"options": {"inra_c": 0.5}, "benchmarks": ["gsm8k"]}}, "eval.options.inra_c",
      "which this recipe does not activate"),
-    ({"data": {"train": str(FIXTURE)}, "eval": {"every_steps": 20}}, "eval.every_steps", "nothing to evaluate"),
-    ({"data": {"train": str(FIXTURE)}, "eval": {"max_new_tokens": 64}}, "eval.max_new_tokens", "nothing to evaluate"),
-    ({"data": {"train": str(FIXTURE)}, "eval": {"heldout": True, "benchmarks": ["gsm8k"]}}, "eval.heldout",
+    ({"data": {"train": str(FIXTURE), "options": {}}, "eval": {"every_steps": 20}}, "eval.every_steps", "nothing to evaluate"),
+    ({"data": {"train": str(FIXTURE), "options": {}}, "eval": {"max_new_tokens": 64}}, "eval.max_new_tokens", "nothing to evaluate"),
+    ({"data": {"train": str(FIXTURE), "options": {}}, "eval": {"heldout": True, "benchmarks": ["gsm8k"]}}, "eval.heldout",
      "no held-out split"),
     ({"eval": {"benchmarks": ["gsm8k", "gsm8k"]}}, "eval.benchmarks[1]", "a second benchmark named 'gsm8k'"),
     ({"eval": {"max_new_tokens": 9, "benchmarks": [{"name": "gsm8k", "max_new_tokens": 7}]}}, "eval.max_new_tokens",
      "applies to none"),
-    ({"data": {"train": str(FIXTURE)}, "eval": {"options": {"inra_c": 0.5}}}, "eval.options", "nothing to evaluate"),
+    ({"data": {"train": str(FIXTURE), "options": {}}, "eval": {"options": {"inra_c": 0.5}}}, "eval.options", "nothing to evaluate"),
 ])
 def test_bad_eval_sections_are_refused_with_the_key_path(make_recipe, sections, path, words):
     with pytest.raises(ConfigError) as info:
@@ -178,7 +178,7 @@ def test_the_command_line_exits_2_before_any_model_loads(tmp_path, capsys, monke
     def no_model(*args, **kwargs):
         raise AssertionError("a model was loaded")
 
-    monkeypatch.setattr("trl_reasoning.models.load_model", no_model)
+    monkeypatch.setattr("trl_reasoning.models._pretrained", no_model)  # every loader goes through it
     cases = {
         "unknown": {"benchmarks": ["math5000"]},
         "k_above_n": {"benchmarks": [{"name": "aime24", "n": 2, "k": [1, 4]}]},

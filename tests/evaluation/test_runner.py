@@ -29,7 +29,8 @@ def numeric_grader(monkeypatch):
             verdicts.append(Verdict(equal, "numeric" if equal else "not-equal", True))
         return verdicts
 
-    monkeypatch.setattr(runner, "_grading", lambda: (extract_answer, grade_many, lambda answer: answer.strip()))
+    monkeypatch.setattr(runner, "grade_many", grade_many)
+    monkeypatch.setattr(runner, "normalize", lambda answer: answer.strip())
 
 
 @pytest.fixture
@@ -172,3 +173,16 @@ def test_greedy_with_several_samples_is_flagged(backend, data_dir, capsys):
     assert "gsm8k: greedy decoding with n=2 gives 2 identical samples" in results["notes"][0]
     assert "identical" in capsys.readouterr().err
     assert run(backend, data_dir)["notes"] == []
+
+
+def test_plan_run_takes_a_prompt_format():
+    from trl_reasoning.data.prompts import PromptFormat
+    from trl_reasoning.evaluation.benchmarks import LoadedBenchmark, Protocol
+    from trl_reasoning.evaluation.runner import plan_run
+
+    loaded = LoadedBenchmark("rows", "1", Protocol(), [{"id": "a", "problem": "1+1?", "answer": "2"}], "rows")
+    shot = {"problem": "2+2?", "solution": "\\boxed{4}"}
+    fmt = PromptFormat("chat", system_prompt="S", user_template="Q: {problem}", few_shot=(shot,))
+    run = plan_run(loaded, template=fmt)
+    assert (run.template, run.system_prompt, run.user_template, run.few_shot) == ("chat", "S", "Q: {problem}", (shot,))
+    assert run.prompt_format == fmt

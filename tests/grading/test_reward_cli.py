@@ -33,6 +33,7 @@ def test_reward_scores_strings_and_conversations_and_logs_rates():
     )
     assert values == [2.0, 2.0, -1.0, -1.0]
     assert reward.is_correct(values) == [True, True, False, False]
+    assert reward.reports_correctness and reward.last_correct == [True, True, False, False]
     assert reward.__name__ == "correctness"
     assert logged == {
         "correctness/extract_fail_rate": 0.25,

@@ -22,10 +22,12 @@ def probe_site(tmp_path_factory) -> Path:
     so `trl-reason` in a subprocess discovers it like an installed plugin (nothing is installed into the venv)."""
     site = tmp_path_factory.mktemp("probe-site")
     shutil.copy(HERE / "lifecycle_probe.py", site / "lifecycle_probe.py")
+    shutil.copy(HERE / "lifecycle_step_probe.py", site / "lifecycle_step_probe.py")
     info = site / "trl_reason_lifecycle_probe-0.0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: trl-reason-lifecycle-probe\nVersion: 0.0.1\n")
-    (info / "entry_points.txt").write_text("[trl_reasoning]\nlifecycle_probe = lifecycle_probe\n")
+    (info / "entry_points.txt").write_text("[trl_reasoning]\nlifecycle_probe = lifecycle_probe\n"
+                                           "lifecycle_step_probe = lifecycle_step_probe\n")
     return site
 
 

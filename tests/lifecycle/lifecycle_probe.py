@@ -10,6 +10,14 @@ Environment switches (not recipe keys, so the killed run and its resume share on
   ``state-rank<i>.json`` after every round.
 * ``LIFECYCLE_PROBE_HANG_IN_SAVE_AT_STEP=N``: while saving the checkpoint of step N (after TRL wrote the model and
   optimizer), create ``hanging-in-save-N`` in the log dir and sleep, so a test can SIGKILL the run mid-save.
+* ``LIFECYCLE_PROBE_KILL=POINT:N``: the process SIGKILLs itself once N optimizer steps are done, at ``POINT``:
+  ``generation`` (in ``on_rewards`` of step N + 1: generated and scored, no loss yet; rollout trainers),
+  ``optimizer`` (step N + 1's gradients computed, before the optimizer step), ``save`` (saving checkpoint N, after
+  TRL wrote the model and optimizer into the staging directory) or ``between`` (checkpoint N committed, step N + 1
+  not begun).
+
+Every trainer (SFT and distill too, which fire no rollout hook) also counts optimizer steps in the state
+(``steps``, and one draw from the plugin's generator per step), through a callback added in ``trainer_ready``.
 """
 
 from __future__ import annotations
@@ -17,13 +25,37 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from transformers import TrainerCallback
+
 from trl_reasoning import hookimpl
+
+
+def kill_if(point: str, global_step: int) -> None:
+    """SIGKILL this process when ``LIFECYCLE_PROBE_KILL`` is ``point:global_step``."""
+    if os.environ.get("LIFECYCLE_PROBE_KILL") == f"{point}:{global_step}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class StepCallback(TrainerCallback):
+    def __init__(self, plugin):
+        self.plugin = plugin
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        kill_if("between", state.global_step)
+
+    def on_pre_optimizer_step(self, args, state, control, **kwargs):
+        kill_if("optimizer", state.global_step)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.plugin.steps += 1
+        self.plugin.step_draws.append(int(torch.randint(0, 1_000_000, (1,), generator=self.plugin.generator)))
 
 
 class Plugin:
@@ -37,6 +69,8 @@ class Plugin:
         self.prompt_ids: dict[str, list[int]] = {}  # generation step -> one prompt id per group
         self.draws: list[int] = []  # from the plugin's own generator: its state must survive a resume
         self.generator = torch.Generator().manual_seed(config.seed)
+        self.steps = 0
+        self.step_draws: list[int] = []
 
     def _log_dir(self):
         value = os.environ.get("LIFECYCLE_PROBE_LOG_DIR")
@@ -44,10 +78,15 @@ class Plugin:
 
     def state(self) -> dict:
         return {"rounds": self.rounds, "prompt_ids": dict(self.prompt_ids), "draws": list(self.draws),
-                "generator": self.generator.get_state()}
+                "steps": self.steps, "step_draws": list(self.step_draws), "generator": self.generator.get_state()}
+
+    @hookimpl
+    def trainer_ready(self, trainer):
+        trainer.add_callback(StepCallback(self))
 
     @hookimpl
     def on_rewards(self, trainer, batch):
+        kill_if("generation", trainer.state.global_step)
         G = batch.num_generations
         self.rounds += 1
         self.prompt_ids[str(batch.step)] = [int(p) for p in batch.prompt_ids[::G]]
@@ -69,6 +108,7 @@ class Plugin:
 
     @hookimpl
     def plugin_state(self, trainer):
+        kill_if("save", trainer.state.global_step)
         hang = os.environ.get("LIFECYCLE_PROBE_HANG_IN_SAVE_AT_STEP")
         if hang and int(hang) == trainer.state.global_step:
             log_dir = self._log_dir()
@@ -81,6 +121,8 @@ class Plugin:
         self.rounds = state["rounds"]
         self.prompt_ids = dict(state["prompt_ids"])
         self.draws = list(state["draws"])
+        self.steps = state.get("steps", 0)
+        self.step_draws = list(state.get("step_draws", []))
         self.generator.set_state(state["generator"])
 
     @hookimpl

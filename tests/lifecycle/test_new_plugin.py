@@ -21,7 +21,7 @@ def test_generated_plugin_hook_test_passes_in_process(tmp_path, monkeypatch, mak
     assert main(["new-plugin", name, "--dir", str(tmp_path)]) == 0
     root = tmp_path / name
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == [
-        "README.md", "pyproject.toml", "tests/test_plugin.py", f"trl_reason_{name}/__init__.py",
+        "README.md", "conftest.py", "pyproject.toml", "tests/test_plugin.py", f"trl_reason_{name}/__init__.py",
         f"trl_reason_{name}/plugin.py"]
     pyproject = tomllib.loads((root / "pyproject.toml").read_text())
     assert pyproject["project"]["name"] == "trl-reason-lc-generated"

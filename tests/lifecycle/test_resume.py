@@ -110,13 +110,32 @@ def test_latest_checkpoint_takes_only_complete_ones(tmp_path):
     assert checkpoints.latest_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")
     assert checkpoints.list_checkpoints(tmp_path, complete_only=False)[-1] == str(tmp_path / "checkpoint-3")
 
-    from trl_reasoning.run import _resolve_resume
-
-    assert _resolve_resume(True, str(tmp_path)) == str(tmp_path / "checkpoint-2")
-    with pytest.raises(ConfigError, match="not a complete"):
-        _resolve_resume(str(staged), str(tmp_path))
+    assert checkpoints.resolve_resume(True, str(tmp_path)) == str(tmp_path / "checkpoint-2")
+    with pytest.raises(ConfigError, match="half-written checkpoint"):
+        checkpoints.resolve_resume(str(staged), str(tmp_path))
     with pytest.raises(ConfigError, match="no complete checkpoint"):
-        _resolve_resume(True, str(tmp_path / "nothing-here"))
+        checkpoints.resolve_resume(True, str(tmp_path / "nothing-here"))
+
+
+def test_resume_path_must_be_whole(tmp_path, monkeypatch):
+    """`--resume PATH`: a checkpoint without trainer_state.json, or without our metadata (unless mismatches are
+    allowed), is refused at `--resume` with what is missing and the checkpoint to use instead."""
+    whole, partial = tmp_path / "checkpoint-1", tmp_path / "checkpoint-2"
+    for folder in (whole, partial):
+        folder.mkdir()
+        (folder / checkpoints.TRAINER_STATE_FILE).write_text("{}")
+    checkpoints.write_meta(str(whole), {"global_step": 1})
+    assert checkpoints.resolve_resume(str(whole), str(tmp_path)) == str(whole)
+    with pytest.raises(ConfigError, match=f"no {checkpoints.META_FILE}.*--resume {whole}"):
+        checkpoints.resolve_resume(str(partial), str(tmp_path))
+    monkeypatch.setenv(checkpoints.ALLOW_MISMATCH_ENV, "1")
+    assert checkpoints.resolve_resume(str(partial), str(tmp_path)) == str(partial)
+    (whole / checkpoints.TRAINER_STATE_FILE).unlink()
+    with pytest.raises(ConfigError, match="half-written: it has no trainer_state.json") as error:
+        checkpoints.resolve_resume(str(whole), str(tmp_path))
+    assert error.value.path == "--resume"
+    with pytest.raises(ConfigError, match="not found"):
+        checkpoints.resolve_resume(str(tmp_path / "checkpoint-9"), str(tmp_path))
 
 
 def test_commit_replaces_an_existing_checkpoint_whole(tmp_path):

@@ -62,7 +62,8 @@ def test_plugin_context_registers_and_removes(make_rollout_batch, plugin_context
     module = types.ModuleType("counter_plugin")
     module.Plugin = Counter
     with plugin_context("counter", module, {"step": 2}) as pm:
-        pm.hook.on_rewards(trainer=None, batch=make_rollout_batch(rewards=[[1, 0, 0, 1]]))
+        batch = make_rollout_batch(rewards=[[1, 0, 0, 1]])
+        pm.hook.on_rewards(trainer=None, batch=batch, round=batch.round)
         assert pm.active["counter"].seen == 8
         assert "counter" in pm.installed
     assert "counter" not in pm.installed and "counter" not in pm.active

@@ -23,6 +23,9 @@ reason:
   during training is tested in tests/evaluation.
 * ``model.attn_implementation=sdpa`` where a recipe asks for ``flash_attention_2``: FlashAttention is a CUDA
   package and is not installed here.
+* ``--no-plots`` except for ``PLOTTED``: the PNGs of the 30-40 metrics an RL run logs took 11-14 s a run here
+  (matplotlib, measured on the shared 2-core machine); one run still writes them, and
+  tests/lifecycle/test_report_plots.py checks their content.
 * Batch changes in ``RUNS`` below, each with its reason: only where a fixture of at most 20 rows cannot fill the
   paper's batch on one process, or where the batch would take minutes per step on the tiny model.
 """
@@ -40,16 +43,12 @@ import yaml
 
 from trl_reasoning.cli.main import main
 
+from paper_recipes import PAPER_RECIPES  # tests/recipes/paper_recipes.py
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SETTINGS_FILE = "paper-settings.yaml"
 
 
-def is_paper_recipe(path: Path) -> bool:
-    return not (path.name.startswith("cpu") or path.name in ("quickstart.yaml", SETTINGS_FILE))
-
-
-PAPER_RECIPES = sorted(p for p in (ROOT / "recipes").rglob("*.yaml") if is_paper_recipe(p))
 
 
 def rel(path: Path) -> str:
@@ -105,6 +104,7 @@ RUNS: dict[str, Run] = {
                                                  "SFT step over 32 sequences dominates this run"}),
 }
 
+PLOTTED = "hapo/deepseek-r1-distill-qwen-1.5b.yaml"  # the one run that writes plots/*.png at its end
 RL_CAPS = ["trainer.max_completion_length=8", "trainer.use_vllm=false"]
 SFT_CAPS = ["trainer.max_length=96"]
 COMMON = ["trainer.max_steps=1", "model.dtype=float32", "trainer.bf16=false", "eval.every_steps=0",
@@ -143,7 +143,7 @@ def test_paper_recipe_trains_one_step_on_the_tiny_model(path, tmp_path, monkeypa
     if (recipe.get("model") or {}).get("attn_implementation") == "flash_attention_2":
         sets.append("model.attn_implementation=sdpa")
     out = tmp_path / "run"
-    argv = ["run", str(path), "--output-dir", str(out)]
+    argv = ["run", str(path), "--output-dir", str(out), *([] if rel(path) == PLOTTED else ["--no-plots"])]
     for item in sets:
         argv += ["--set", item]
     started, cpu = time.time(), resource.getrusage(resource.RUSAGE_SELF)
@@ -152,6 +152,7 @@ def test_paper_recipe_trains_one_step_on_the_tiny_model(path, tmp_path, monkeypa
     print(f"\n{rel(path)}: one step in {time.time() - started:.1f} s wall, "
           f"{used.ru_utime - cpu.ru_utime + used.ru_stime - cpu.ru_stime:.1f} s CPU")
     assert status == 0
+    assert (out / "plots" / "overview.png").is_file() == (rel(path) == PLOTTED)
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert results["train"]["global_step"] == 1
     rows = metric_rows(out)

@@ -44,18 +44,14 @@ from trl_reasoning.evaluation.recipe_eval import plan_eval
 from trl_reasoning import run as run_module
 from trl_reasoning.run import build_config, prepare
 
+from paper_recipes import PAPER_RECIPES, SETTINGS_FILE  # tests/recipes/paper_recipes.py
+
 ROOT = Path(__file__).resolve().parents[2]
-SETTINGS_FILE = "paper-settings.yaml"
 # The settings every paper recipe's table must state (a setting that does not apply says so in `paper`).
 REQUIRED = ("model", "data", "learning_rate", "global_batch", "generations", "lengths", "temperature", "kl",
             "entropy", "loss_aggregation", "steps", "stages", "eval")
 
 
-def is_paper_recipe(path: Path) -> bool:
-    return not (path.name.startswith("cpu") or path.name in ("quickstart.yaml", SETTINGS_FILE))
-
-
-PAPER_RECIPES = sorted(p for p in (ROOT / "recipes").rglob("*.yaml") if is_paper_recipe(p))
 
 
 def rel(path: Path) -> str:
@@ -118,9 +114,9 @@ def build(recipe_path: Path, processes: int, tmp_path: Path, monkeypatch, overri
     output_dir = str(tmp_path / "run")
     config = build_config(prepared, output_dir)
     stages = []
-    plan, _ = run_module._stage_plan(prepared, output_dir, None)
+    plan, _ = run_module.stage_plan(prepared, output_dir, None)
     if prepared.pm.hook.run_stages.get_hookimpls():  # run_recipe's trainers, one per segment of stages
-        segments = [build_config(prepared, output_dir, run_module._stage_overrides(plan, index, None))
+        segments = [build_config(prepared, output_dir, run_module.stage_overrides(plan, index, None))
                     for index in range(len(plan))]
         owner = next(p for p in prepared.pm.active.values() if hasattr(p, "table"))
         end = 0

@@ -48,7 +48,7 @@ def test_cpu_recipe_runs_two_steps_on_the_tiny_model(path, tmp_path, monkeypatch
     monkeypatch.setenv("TRL_REASONING_TEST_MODEL", tiny_model_path)
     out = tmp_path / "run"
     status = main(["run", str(path), "--output-dir", str(out), "--set", "trainer.max_steps=2",
-                   "--set", "eval.limit=4", "--set", "hub.push=never"])
+                   "--set", "eval.limit=4", "--set", "hub.push=never", "--no-plots"])  # plots: test_paper_recipes_run
     assert status == 0
     assert (out / "recipe.resolved.yaml").exists() and (out / "metrics.jsonl").exists()
     resolved = load_recipe(out / "recipe.resolved.yaml")

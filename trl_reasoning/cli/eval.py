@@ -3,7 +3,8 @@
 ::
 
     trl-reason eval --model embedded:smollm2-135m --benchmarks gsm8k,math500 --limit 10 --n 4 --k 1,4
-    trl-reason eval --checkpoints runs/grpo-quickstart --benchmarks math500 --limit 50
+    trl-reason eval --checkpoints runs/qs --benchmarks math500 --limit 50   # after a run that saved checkpoints:
+    #   trl-reason run quickstart --output-dir runs/qs --set trainer.save_strategy=steps --set trainer.save_steps=10
     trl-reason eval --recipe recipes/hapo/deepseek-r1-distill-qwen-1.5b.yaml --model runs/hapo/final  # its protocol
     python -m trl_reasoning.cli.eval --model Qwen/Qwen2.5-Math-1.5B      # the six-benchmark protocol
 
@@ -21,7 +22,13 @@ import re
 import sys
 from pathlib import Path
 
+from trl_reasoning.config.recipe import BenchmarkSpec, load_recipe
+from trl_reasoning.config.schema import ConfigError
 from trl_reasoning.evaluation.benchmarks import BenchmarkDataNotFound, BenchmarkError, known_benchmarks
+from trl_reasoning.evaluation.recipe_eval import HELDOUT, RecipeEvaluation
+from trl_reasoning.evaluation.runner import ConfigMismatchError, evaluate, plan_runs
+from trl_reasoning.evaluation.table import checkpoints_table, screen_console
+from trl_reasoning.plugins.manager import PluginManager
 
 # The six benchmarks One-Shot-RLVR and its peers average over.
 DEFAULT_BENCHMARKS = "math500,aime24,aime25,amc23,minerva_math,olympiadbench"
@@ -114,27 +121,14 @@ def main(argv: list[str] | None = None) -> int:
 # --- plugins ----------------------------------------------------------------------------------------------------
 
 
-def _plugin_manager():
-    """The project's plugin manager, or ``None`` while ``trl_reasoning.plugins.manager`` does not exist."""
-    try:
-        from trl_reasoning.plugins import manager as plugins
-    except ImportError as error:
-        if getattr(error, "name", None) in ("trl_reasoning.plugins.manager", "trl_reasoning"):
-            return None
-        raise
-    if hasattr(plugins, "get_plugin_manager"):
-        return plugins.get_plugin_manager()
-    return plugins.PluginManager()
+def _plugin_manager() -> PluginManager:
+    pm = PluginManager()
+    pm.install_core()
+    return pm
 
 
-def _register_plugin_options(parser: argparse.ArgumentParser, manager=None) -> None:
-    manager = manager or _plugin_manager()
-    if manager is None:
-        return
-    if hasattr(manager, "register_eval_options"):
-        manager.register_eval_options(parser)
-    else:
-        manager.hook.register_eval_options(parser=parser)
+def _register_plugin_options(parser: argparse.ArgumentParser, manager: PluginManager | None = None) -> None:
+    (manager or _plugin_manager()).register_eval_options(parser)
 
 
 def plugins_for_eval(args) -> list[str]:
@@ -212,8 +206,6 @@ def _names(text: str) -> list[str]:
 
 def run_eval(args) -> int:
     """Run ``trl-reason eval`` from parsed arguments; returns the exit status."""
-    from trl_reasoning.evaluation.runner import ConfigMismatchError, evaluate, plan_runs
-
     if getattr(args, "recipe", None):
         return run_recipe_eval(args)
     if not (args.model or args.checkpoints):
@@ -246,10 +238,6 @@ def run_eval(args) -> int:
 def _recipe_with_flags(recipe, args):
     """The recipe with the flags given on the command line written into its ``eval`` section, above everything
     the section says (a benchmark's own settings included)."""
-    from trl_reasoning.config.recipe import BenchmarkSpec
-
-    from trl_reasoning.evaluation.recipe_eval import HELDOUT
-
     section = recipe.eval
     flags = {"n": args.n, "k": args.k, "top_p": args.top_p, "max_new_tokens": args.max_new_tokens,
              "limit": args.limit, "temperature": 0.0 if args.greedy else args.temperature,
@@ -274,12 +262,7 @@ def _recipe_with_flags(recipe, args):
 
 def run_recipe_eval(args) -> int:
     """``trl-reason eval --recipe R [--model M | --checkpoints RUN_DIR]``: the recipe's evaluation protocol."""
-    from trl_reasoning.config.schema import ConfigError
-    from trl_reasoning.config.recipe import load_recipe
-    from trl_reasoning.run import prepare
-
-    from trl_reasoning.evaluation.recipe_eval import RecipeEvaluation
-    from trl_reasoning.evaluation.runner import ConfigMismatchError
+    from trl_reasoning.run import prepare  # heavy: run.build_sft imports TRL
 
     manager = getattr(args, "plugin_manager", None) or _plugin_manager()
     try:
@@ -356,8 +339,6 @@ def _evaluate_checkpoints(run_dir: Path, args, kwargs, evaluate) -> int:
     output_root.mkdir(parents=True, exist_ok=True)
     (output_root / "checkpoints.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if not args.no_progress:
-        from trl_reasoning.evaluation.table import screen_console, checkpoints_table
-
         screen_console().print(checkpoints_table(rows, best))
     print(f"best checkpoint: {best} (summary: {output_root / 'checkpoints.json'})")
     return 0

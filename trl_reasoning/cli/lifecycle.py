@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
+from trl_reasoning.console import console
+from trl_reasoning.lifecycle.hub import HubError, push_run
+from trl_reasoning.plugins.scaffold import ScaffoldError, write_plugin
+
 
 def cmd_push(args) -> int:
-    from trl_reasoning.lifecycle.hub import HubError, push_run
-    from trl_reasoning.console import console
-
     try:
         private = None if args.visibility is None else args.visibility == "private"
         push_run(args.output_dir, repo_id=args.repo_id, private=private, commit_message=args.message)
@@ -24,9 +25,6 @@ def cmd_push(args) -> int:
 
 
 def cmd_new_plugin(args) -> int:
-    from trl_reasoning.console import console
-    from trl_reasoning.plugins.scaffold import ScaffoldError, write_plugin
-
     try:
         root = write_plugin(args.name, args.dir, force=args.force)
     except ScaffoldError as exc:

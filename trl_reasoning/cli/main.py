@@ -23,117 +23,119 @@ allows it, ``trl-reason run r.yaml --allow-imports`` (any module) or ``--allow-i
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
+
+from trl_reasoning.cli.eval import add_eval_parser
+from trl_reasoning.cli.grade import add_grade_parser
+from trl_reasoning.cli.grants import granted_environment
+from trl_reasoning.cli.lifecycle import add_lifecycle_parsers
+from trl_reasoning.cli.validate import add_validate_parser
+from trl_reasoning.config.catalog import copy_recipe, recipe_paths, recipes_root, resolve_recipe
+from trl_reasoning.config.recipe import describe, load_recipe
+from trl_reasoning.config.redact import redact
+from trl_reasoning.config.schema import ConfigError, config_fields, nearest
+from trl_reasoning.console import console, print_table, stdout_console
+from trl_reasoning.data import DataError
+from trl_reasoning.evaluation.benchmarks import BenchmarkError
+from trl_reasoning.lifecycle.hub import HubError
+from trl_reasoning.lifecycle.report import report
+from trl_reasoning.models import ModelError
+from trl_reasoning.plugins.manager import PluginError, PluginManager
 
 EXIT_USAGE = 2
 
 
 def _user_errors():
-    from trl_reasoning.config.schema import ConfigError
-    from trl_reasoning.data import DataError
-    from trl_reasoning.models import ModelError
-    from trl_reasoning.plugins.manager import PluginError
-
-    from trl_reasoning.lifecycle.hub import HubError
-
-    errors = [ConfigError, DataError, ModelError, PluginError, HubError, FileNotFoundError]
-    try:
-        from trl_reasoning.evaluation.benchmarks import BenchmarkError  # noqa: F401
-
-        errors.append(BenchmarkError)
-    except Exception:
-        pass
-    return tuple(errors)
+    return (ConfigError, DataError, ModelError, PluginError, HubError, BenchmarkError, FileNotFoundError)
 
 
 def cmd_run(args) -> int:
-    from trl_reasoning.run import ALLOW_IMPORTS_ENV, TRUST_REMOTE_CODE_ENV
-
-    granted = {ALLOW_IMPORTS_ENV: getattr(args, "allow_imports", None),
-               TRUST_REMOTE_CODE_ENV: "1" if getattr(args, "trust_remote_code", False) else None}
-    granted = {name: value for name, value in granted.items() if value}
-    before = {name: os.environ.get(name) for name in granted}
-    os.environ.update(granted)  # read by prepare, in this process and in every relaunched one
-    try:
+    with granted_environment(args):  # read by prepare, in this process and in every relaunched one
         return _cmd_run(args)
-    finally:  # the permission is this command's, not the next one's (in-process callers, tests)
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _cmd_run(args) -> int:
-    from trl_reasoning.config.catalog import resolve_recipe
-    from trl_reasoning.config.recipe import load_recipe
-    from trl_reasoning.run import run_recipe
+    from trl_reasoning.run import run_recipe  # heavy (TRL): only a run needs it
+    from trl_reasoning.run.launch import maybe_relaunch  # heavy: importing run.launch runs run/__init__
 
     args.recipe = str(resolve_recipe(args.recipe))  # a path as given, or a recipe's name (`trl-reason recipes`)
-
     recipe = load_recipe(args.recipe, args.set or [])
     if getattr(args, "allow_resume_mismatch", False):
         os.environ["TRL_REASONING_ALLOW_RESUME_MISMATCH"] = "1"  # read by the resume check, in every process
-    from trl_reasoning.run.launch import maybe_relaunch
-
     status = maybe_relaunch(args)  # --num-processes / --accelerate-config: torchrun or accelerate launch
     if status is not None:
         return status
-    run_recipe(recipe, output_dir=args.output_dir, resume=args.resume)
+    run_recipe(recipe, output_dir=args.output_dir, resume=args.resume, plots=not args.no_plots)
     return 0
 
 
 def cmd_plugins(args) -> int:
-    from trl_reasoning.plugins.manager import PluginManager
-    from trl_reasoning.console import stdout_console as console  # the report goes to stdout: `trl-reason plugins | grep hapo`
-
-    pm = PluginManager()
+    pm = getattr(args, "plugin_manager", None) or PluginManager()
+    if args.name:
+        return _describe_plugin(pm, args.name, args.json)
     rows = pm.describe()
     if args.json:
-        import json
-
         print(json.dumps(rows, indent=2))
         return 0
-    from trl_reasoning.console import print_table
-
-    print_table("installed trl-reasoning plugins", ["name", "version", "hooks"],
+    print_table("installed trl-reasoning plugins (trl-reason plugins NAME: its options)", ["name", "version", "hooks"],
                 [[row["name"], row["version"] or "-", ", ".join(row["hooks"])] for row in rows])
     rewards = ", ".join(sorted(pm.rewards()))
     trainers = ", ".join(sorted(pm.trainers()))
-    console.print(f"rewards: {rewards}\ntrainers: {trainers}")
+    stdout_console.print(f"rewards: {rewards}\ntrainers: {trainers}")
     return 0
 
 
-def recipes_dir() -> Path:
-    from trl_reasoning.config.catalog import recipes_root
+def _describe_plugin(pm, name: str, as_json: bool) -> int:
+    """``trl-reason plugins NAME``: the plugin's recipe options (its ``Config`` fields) with type, default, range
+    and help, as ``plugins: {NAME: {...}}`` takes them."""
+    rows = {row["name"]: row for row in pm.describe()}
+    if name not in rows:
+        close = nearest(name, rows)
+        hint = f" Did you mean {close!r}?" if close else ""
+        raise ConfigError("plugins", f"no installed plugin is named {name!r}.{hint} Installed: "
+                                     f"{', '.join(sorted(rows))} (trl-reason plugins lists them)")
+    config_class = pm.installed[name].config_class
+    info = {**rows[name], "config": config_fields(config_class) if config_class is not None else []}
+    if as_json:
+        print(json.dumps(info, indent=2, default=repr))
+        return 0
+    stdout_console.print(f"{name} {info['version'] or ''}  ({info['distribution'] or 'no distribution'}; entry point "
+                         f"{info['entry_point']})", highlight=False, soft_wrap=True, markup=False)
+    stdout_console.print(f"hooks: {', '.join(info['hooks']) or '(none)'}", highlight=False, soft_wrap=True)
+    if not info["config"]:
+        stdout_console.print(f"options: none (a recipe activates it with `plugins: {{{name}: {{}}}}`)",
+                             highlight=False, markup=False)
+        return 0
+    print_table(f"options of {name} (recipe: plugins: {{{name}: {{KEY: VALUE}}}})",
+                ["key", "type", "default", "range", "help"],
+                [[row["name"], row["type"], "(required)" if row["required"] else _shown(row["default"]),
+                  row["range"] or "-", row["help"] or "-"] for row in info["config"]])
+    return 0
 
+
+def _shown(value) -> str:
+    return json.dumps(value) if isinstance(value, (dict, list, str, bool)) or value is None else str(value)
+
+
+def recipes_dir() -> Path:
     return recipes_root()
 
 
 def cmd_recipes(args) -> int:
-    from trl_reasoning.config.catalog import recipe_paths, recipes_root
-    from trl_reasoning.config.recipe import describe
-
     root = Path(args.dir) if args.dir else recipes_root()
     rows = [{"name": name, "path": str(path), "purpose": describe(path)} for name, path in recipe_paths(root).items()]
     if args.json:
-        import json
-
         print(json.dumps(rows, indent=2))
         return 0
-    from trl_reasoning.console import print_table
-
     print_table(f"recipes in {root} (trl-reason run NAME; trl-reason cp NAME DEST to edit a copy)",
                 ["name", "purpose"], [[row["name"], row["purpose"]] for row in rows])
     return 0
 
 
 def cmd_cp(args) -> int:
-    from trl_reasoning.config.catalog import copy_recipe
-    from trl_reasoning.console import console
-
     target = copy_recipe(args.name, args.destination, force=args.force)
     print(target)  # the new file, for scripts: `trl-reason run "$(trl-reason cp hapo/cpu mine.yaml)"`
     console.print(f"copied {args.name} to {target}; edit it, then: trl-reason run {target}", highlight=False)
@@ -141,8 +143,6 @@ def cmd_cp(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from trl_reasoning.lifecycle.report import report
-
     report(args.output_dir)
     return 0
 
@@ -176,10 +176,19 @@ def build_parser(pm=None) -> argparse.ArgumentParser:
                      help="run N processes: torchrun on CPU (gloo), accelerate launch on GPUs (docs/lifecycle.md)")
     run.add_argument("--accelerate-config", metavar="FILE",
                      help="accelerate config file (DeepSpeed ZeRO-2/3, FSDP, ...): launches with accelerate")
+
+    run.add_argument("--no-plots", action="store_true",
+                     help="skip writing plots/*.png at the end (`trl-reason report OUTPUT_DIR` writes them later)")
     run.set_defaults(handler=cmd_run)
 
-    plugins = sub.add_parser("plugins", help="list installed plugins")
-    plugins.add_argument("--json", action="store_true")
+    add_validate_parser(sub)
+
+    plugins = sub.add_parser("plugins", help="list installed plugins, or one plugin's recipe options",
+                             description="Without NAME: every installed plugin (name, version, hooks) and the "
+                                         "registered rewards and trainers. With NAME: that plugin's options (its "
+                                         "Config fields) with type, default, range and help.")
+    plugins.add_argument("name", nargs="?", metavar="NAME", help="an installed plugin, e.g. hapo")
+    plugins.add_argument("--json", action="store_true", help="print JSON (a list, or NAME's description)")
     plugins.set_defaults(handler=cmd_plugins)
 
     recipes = sub.add_parser("recipes", help="list recipes and their purpose")
@@ -198,33 +207,23 @@ def build_parser(pm=None) -> argparse.ArgumentParser:
     rep.add_argument("output_dir")
     rep.set_defaults(handler=cmd_report)
 
-    for module, function in (("trl_reasoning.cli.grade", "add_grade_parser"),
-                             ("trl_reasoning.cli.eval", "add_eval_parser"),
-                             ("trl_reasoning.cli.lifecycle", "add_lifecycle_parsers")):
-        try:
-            import importlib
-
-            add = getattr(importlib.import_module(module), function)
-        except (ImportError, AttributeError):
-            continue
-        add(sub, pm) if function == "add_eval_parser" else add(sub)
+    add_grade_parser(sub)
+    add_eval_parser(sub, pm)
+    add_lifecycle_parsers(sub)
     if pm is not None:
         pm.register_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from trl_reasoning.console import console
-
     argv = list(sys.argv[1:] if argv is None else argv)
     errors = _user_errors()
     verbose = bool(os.environ.get("TRL_REASONING_DEBUG")) or any(a in ("-v", "--verbose") for a in argv[:1])
     if not verbose:
         quiet_upstream_warnings()
     try:
-        from trl_reasoning.plugins.manager import PluginManager
-
         pm = PluginManager()
+        pm.install_core()  # the composition root: the core plugin, by dotted name
         parser = build_parser(pm)
         args = parser.parse_args(argv)
         if not getattr(args, "handler", None):
@@ -284,8 +283,6 @@ def _causes(exc: BaseException):
 def _environment_error(exc: BaseException) -> str | None:
     """The one line for a failure outside trl-reasoning that the user can fix: the Hub or the network unreachable,
     a model that is not on the Hub, unreadable weights. ``None`` for anything else (a bug)."""
-    from trl_reasoning.config.redact import redact
-
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
     for cause in _causes(exc):
         kind = type(cause).__name__

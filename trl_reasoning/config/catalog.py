@@ -30,7 +30,7 @@ def recipes_root() -> Path:
     """The folder the recipe names refer to (see the module docstring for the order)."""
     if os.environ.get(RECIPES_ENV):
         return Path(os.environ[RECIPES_ENV])
-    package_dir = Path(__file__).resolve().parent
+    package_dir = Path(__file__).resolve().parent.parent  # trl_reasoning/ (this file is trl_reasoning/config/)
     packaged = package_dir / "recipes"
     if packaged.is_dir():
         return packaged

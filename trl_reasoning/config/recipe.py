@@ -7,6 +7,7 @@
     trainer: {algorithm: grpo, learning_rate: 2.0e-5, num_generations: 8, ...}   # any GRPOConfig field by TRL name
     rewards: [{name: boxed_integer, weight: 1.0}]
     plugins: {hapo: {weight: 1.0}}
+    compose: {select_prompts: pcl}          # which plugin acts for a hook only one may answer (docs/composition.md)
     eval:    {every_steps: 10, before: true, after: true, limit: 50}
     hub:     {repo_id: me/model, push: end}
     output_dir: runs/quickstart
@@ -16,14 +17,15 @@
 refuses files over ``MAX_RECIPE_BYTES``, more than ``MAX_YAML_ALIASES`` aliases and documents that expand to more
 than ``MAX_YAML_NODES`` nodes, so an alias bomb is refused in milliseconds), applies ``--set`` overrides (values
 parsed the same way), refuses credentials (``redact.secret_problems``: use ``HF_TOKEN`` or ``huggingface-cli
-login``), and validates every key and range: a wrong key raises ``ConfigError`` naming the dotted path and the
-nearest valid key. Plugin configs and ``trainer:`` keys are validated once the plugin manager knows
-the installed plugins and trainers (``validate_against``).
+login``), and validates every key and range, reporting every problem at once (one ``ConfigError``, or
+``ConfigErrors`` for several), each with the dotted path and, for a wrong key, the nearest valid one. Plugin
+configs, ``compose:``, rewards and ``trainer:`` keys are validated once the plugin manager knows the installed
+plugins, rewards and trainers (``run.prepare``; ``trl-reason validate`` runs both).
 
 ``TRL_REASONING_TEST_MODEL=tiny`` (or a model directory or Hub id; or ``--set test_model=...``) replaces every model
 the recipe names (policy, reference, critic, value model, teachers) by that one: CI uses it to run every recipe on a
 tiny model. The word ``tiny`` is the 2-layer random Llama of the tests (``models.build_tiny_model``), built once
-under ``$TRL_REASONING_CACHE``.
+under ``$TRL_REASONING_CACHE`` when the run is prepared (``run.prepare``; the recipe keeps the word until then).
 """
 
 from __future__ import annotations
@@ -38,9 +40,15 @@ from typing import Any, Literal
 
 import yaml
 
-from trl_reasoning.config.schema import ConfigError, bounds, build_dataclass, to_dict, unknown_key_error
+from trl_reasoning.config.redact import SECRET_HINT, secret_problems
+from trl_reasoning.config.schema import (ConfigError, ErrorCollector, FieldError, bounds, build_dataclass,
+                                        build_partial, to_dict, unknown_key_error)
 
 MODEL_KEYS_ENV = "TRL_REASONING_TEST_MODEL"
+# What a recipe cannot grant itself: the command line does (`--allow-imports`, `--trust-remote-code`), through
+# these variables, which run.validate reads (so relaunched processes see the same grant).
+ALLOW_IMPORTS_ENV = "TRL_REASONING_ALLOW_IMPORTS"
+TRUST_REMOTE_CODE_ENV = "TRL_REASONING_TRUST_REMOTE_CODE"
 MAX_RECIPE_BYTES = 1_000_000  # the largest recipe in the repository is a few kilobytes
 MAX_YAML_ALIASES = 64  # `*anchor` references in one document (YAML merge keys `<<: *base` count too)
 MAX_YAML_NODES = 20_000  # values of the document with every alias expanded (the largest recipe has a few hundred)
@@ -132,6 +140,11 @@ class ModelSection:
     attn_implementation: str | None = field(default=None, metadata={"help": "e.g. sdpa, flash_attention_2."})
     lora: LoraSection | None = field(default=None, metadata={"help": "Train a LoRA adapter instead of all weights."})
 
+    def __post_init__(self):
+        if self.pure_bf16 and self.dtype != "bfloat16":
+            raise FieldError("pure_bf16", f"only means something with model.dtype: bfloat16 (got {self.dtype}); "
+                                          "remove it, or load bf16 weights on purpose")
+
 
 @dataclass
 class DataSection:
@@ -219,8 +232,6 @@ class EvalSection(ProtocolOverrides):
                 "`inference_model` hook as `trl-reason eval --inra-c 0.5` does."})
 
     def __post_init__(self):
-        from trl_reasoning.config.schema import build_dataclass
-
         specs = []
         for index, entry in enumerate(self.benchmarks):
             path = f"eval.benchmarks[{index}]"
@@ -251,6 +262,10 @@ class Recipe:
         "help": "`algorithm` plus any field of the algorithm's TRL config (GRPOConfig for grpo), by TRL name."})
     rewards: list[RewardSpec] = field(default_factory=list)
     plugins: dict = field(default_factory=dict, metadata={"help": "Plugins to activate: name -> config."})
+    compose: dict[str, str] = field(default_factory=dict, metadata={
+        "help": "For a hook whose result only one plugin may give (e.g. select_prompts), the plugin whose "
+                "implementation acts when several active plugins implement it: hook -> plugin, e.g. "
+                "{select_prompts: pcl} (docs/composition.md)."})
     eval: EvalSection = field(default_factory=EvalSection)
     hub: HubSection = field(default_factory=HubSection)
     output_dir: str = field(default="runs/run", metadata={"help": "Where the run writes everything."})
@@ -258,7 +273,7 @@ class Recipe:
                                             **bounds(ge=0, lt=2**32)})
     test_model: str | None = field(default=None, metadata={
         "help": "Replace every model of the recipe by this one: a model path or Hub id, or `tiny` (the tiny random "
-                "test model, built once). CI's switch; also $TRL_REASONING_TEST_MODEL."})
+                "test model, built once when the run prepares). CI's switch; also $TRL_REASONING_TEST_MODEL."})
     description: str | None = field(default=None, metadata={"help": "One line: what this recipe does."})
     source: str | None = field(default=None, metadata={"help": "Set by the loader: the file it came from."})
 
@@ -367,50 +382,57 @@ def _check_keys(value: Any, path: str = "") -> None:
             _check_keys(item, f"{path}[{index}]")
 
 
-def recipe_from_dict(data: dict, source: str | None = None) -> Recipe:
-    from trl_reasoning.config.redact import SECRET_HINT, secret_problems
+def recipe_from_dict(data: dict, source: str | None = None, errors: list[ConfigError] | None = None) -> Recipe:
+    """Validate a recipe mapping and build the ``Recipe``. Every problem is reported at once (``ConfigErrors``).
 
+    With ``errors`` (a list) nothing is raised for a wrong key or value: the problems are appended to it and the
+    recipe is returned with the wrong parts at their defaults, so ``trl-reason validate`` goes on to check the rest
+    (``run.prepare``) and reports everything together.
+    """
     if not isinstance(data, dict):
         raise ConfigError("", "a recipe must be a YAML mapping of sections (model, data, trainer, ...), got "
                               f"{_kind(data)}")
-    _check_keys(data)
+    collector = ErrorCollector(errors)
+    with collector.collect():
+        _check_keys(data)
     for key_path, why in secret_problems(data):
-        raise ConfigError(key_path, f"{why}: {SECRET_HINT}")
+        collector.add(ConfigError(key_path, f"{why}: {SECRET_HINT}"))
     data = dict(data)
     data.pop("source", None)
     valid = {f.name for f in dataclasses.fields(Recipe)}
-    for key in data:
-        if key not in valid:
-            raise unknown_key_error("", key, valid - {"source"})
+    for key in [key for key in data if key not in valid]:
+        collector.add(unknown_key_error("", key, valid - {"source"}))
+        data.pop(key)
     rewards = data.pop("rewards", None) or []
     if not isinstance(rewards, list):
-        raise ConfigError("rewards", "expected a list of {name, weight, config}")
+        collector.add(ConfigError("rewards", "expected a list of {name, weight, config}"))
+        rewards = []
     trainer = data.pop("trainer", None) or {}
     if not isinstance(trainer, dict):
-        raise ConfigError("trainer", "expected a mapping")
+        collector.add(ConfigError("trainer", "expected a mapping"))
+        trainer = {}
     plugins = data.pop("plugins", None) or {}
     if not isinstance(plugins, dict):
-        raise ConfigError("plugins", "expected a mapping of plugin name -> config")
-    recipe = build_dataclass(Recipe, data, "")
-    recipe.rewards = [build_dataclass(RewardSpec, r if isinstance(r, dict) else {"name": r}, f"rewards[{i}]")
-                      for i, r in enumerate(rewards)]
+        collector.add(ConfigError("plugins", "expected a mapping of plugin name -> config"))
+        plugins = {}
+    recipe = build_partial(Recipe, data, "", collector) or Recipe()
+    specs = [build_partial(RewardSpec, r if isinstance(r, dict) else {"name": r}, f"rewards[{i}]", collector)
+             for i, r in enumerate(rewards)]
+    recipe.rewards = [spec or RewardSpec(name="") for spec in specs]  # "": a broken entry, skipped by prepare
     recipe.trainer = {"algorithm": "grpo", **trainer}
-    for name, config in plugins.items():
+    for name, config in list(plugins.items()):
         if config is not None and not isinstance(config, dict):
-            raise ConfigError(f"plugins.{name}", f"expected a mapping of {name}'s options (or nothing: "
-                              f"`{name}: {{}}`), got {_kind(config)}")
+            collector.add(ConfigError(f"plugins.{name}", f"expected a mapping of {name}'s options (or nothing: "
+                                                         f"`{name}: {{}}`), got {_kind(config)}"))
+            plugins[name] = {}
     recipe.plugins = {k: (v or {}) for k, v in plugins.items()}
     recipe.source = source
-    if recipe.model.pure_bf16 and recipe.model.dtype != "bfloat16":
-        raise ConfigError("model.pure_bf16", f"only means something with model.dtype: bfloat16 (got "
-                          f"{recipe.model.dtype}); remove it, or load bf16 weights on purpose")
     test_model = recipe.test_model or os.environ.get(MODEL_KEYS_ENV)
-    if test_model:
-        from trl_reasoning.models import resolve_test_model
-
-        test_model = resolve_test_model(test_model)  # the word `tiny`: the tiny test model, built once
+    if test_model:  # a word (`tiny`) is resolved to its directory by run.prepare, which may build the model
         recipe.test_model = test_model
         recipe.model.name_or_path = test_model
+    if errors is None:
+        collector.raise_if_any()
     return recipe
 
 
@@ -439,9 +461,10 @@ def read_recipe_file(path: str | os.PathLike) -> dict:
     return data
 
 
-def load_recipe(path: str | os.PathLike, overrides: list[str] = ()) -> Recipe:
+def load_recipe(path: str | os.PathLike, overrides: list[str] = (), errors: list[ConfigError] | None = None) -> Recipe:
+    """Read, override and validate a recipe file (``errors``: collect instead of raising, see ``recipe_from_dict``)."""
     data = apply_overrides(read_recipe_file(path), list(overrides))
-    return recipe_from_dict(data, source=str(path))
+    return recipe_from_dict(data, source=str(path), errors=errors)
 
 
 def describe(path: str | os.PathLike) -> str:

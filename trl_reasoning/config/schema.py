@@ -3,12 +3,20 @@
 Used for every recipe section, for TRL's config classes (``GRPOConfig`` fields are checked by name and type) and
 for each plugin's ``Config``. Errors carry the dotted key path and, for an unknown key, the nearest valid one::
 
-    >>> build_dataclass(Sampling, {"temprature": 0.7}, "eval")
-    ConfigError: eval.temprature: unknown key; did you mean 'temperature'? ...
+    >>> build_dataclass(Sampling, {"temprature": 0.7, "top_p": 2}, "eval")
+    ConfigErrors: 2 problems:
+      eval.temprature: unknown key; did you mean 'temperature'? ...
+      eval.top_p: must be > 0 and <= 1, got 2
+
+Every problem of a mapping is reported at once (torchtune's ``ConfigError(errors)``): ``ConfigErrors`` holds them,
+``ErrorCollector`` gathers them across checks (``trl-reason validate`` reports a whole recipe's). A range lives in
+the field's metadata (``bounds``); a rule between fields lives in the dataclass's ``__post_init__``, which raises
+``FieldError(field, why)`` and ``build_dataclass`` adds the path.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import types
@@ -22,6 +30,70 @@ class ConfigError(Exception):
     def __init__(self, path: str, message: str):
         super().__init__(f"{path}: {message}" if path else message)
         self.path = path
+        self.message = message
+
+
+class ConfigErrors(ConfigError):
+    """Several ``ConfigError`` at once, each with its own path (nested ones flattened), in the order found."""
+
+    def __init__(self, errors: typing.Iterable[ConfigError], where: str = ""):
+        self.errors: list[ConfigError] = []
+        for error in errors:
+            self.errors.extend(error.errors if isinstance(error, ConfigErrors) else [error])
+        lines = "\n".join(f"  {error}" for error in self.errors)
+        head = f"{where} has {len(self.errors)} problems" if where else f"{len(self.errors)} problems"
+        super().__init__("", f"{head}:\n{lines}")
+        self.path = self.errors[0].path if self.errors else ""
+
+
+def raise_all(errors: list[ConfigError], where: str = "") -> None:
+    """Nothing for no error, the error itself for one, ``ConfigErrors`` for several."""
+    if len(errors) == 1 and not isinstance(errors[0], ConfigErrors):
+        raise errors[0]
+    if errors:
+        raise ConfigErrors(errors, where)
+
+
+class ErrorCollector:
+    """Gathers the ``ConfigError`` of independent checks instead of stopping at the first::
+
+        errors = ErrorCollector()
+        with errors.collect():
+            check_a()
+        with errors.collect():
+            check_b()
+        errors.raise_if_any()      # one ConfigError, or ConfigErrors naming every problem
+    """
+
+    def __init__(self, into: list[ConfigError] | None = None):
+        self.errors: list[ConfigError] = into if into is not None else []
+
+    @contextlib.contextmanager
+    def collect(self):
+        try:
+            yield
+        except ConfigErrors as exc:
+            self.errors.extend(exc.errors)
+        except ConfigError as exc:
+            self.errors.append(exc)
+
+    def add(self, error: ConfigError) -> None:
+        self.errors.extend(error.errors if isinstance(error, ConfigErrors) else [error])
+
+    def __len__(self) -> int:
+        return len(self.errors)
+
+    def raise_if_any(self, where: str = "") -> None:
+        raise_all(self.errors, where)
+
+
+class FieldError(ValueError):
+    """Raised by a config dataclass's ``__post_init__`` about one of its fields (a rule between fields);
+    ``build_dataclass`` turns it into a ``ConfigError`` at ``<section path>.<field>``."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
         self.message = message
 
 
@@ -43,6 +115,23 @@ def unknown_key_error(path: str, key: str, valid: typing.Iterable[str]) -> Confi
 
 def field_help(cls: type) -> dict[str, str]:
     return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}
+
+
+def config_fields(cls: type) -> list[dict[str, Any]]:
+    """The fields of a config dataclass as ``trl-reason plugins NAME`` shows them: name, type, default (``None``
+    for a required field, ``required`` then True), range (``bounds`` metadata) and help text."""
+    hints = _resolved_hints(cls)
+    helps = field_help(cls)
+    rows = []
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        default = None if required else (f.default if f.default is not dataclasses.MISSING else f.default_factory())
+        spec = f.metadata.get("bounds") or {}
+        rows.append({"name": f.name, "type": _type_name(hints.get(f.name, f.type)), "default": to_dict(default),
+                     "required": required, "range": range_text(spec) if spec else "", "help": helps[f.name]})
+    return rows
 
 
 def check_type(value: Any, annotation: Any, path: str) -> Any:
@@ -85,6 +174,8 @@ def check_type(value: Any, annotation: Any, path: str) -> Any:
     if origin in (dict, typing.Dict):
         if not isinstance(value, dict):
             raise ConfigError(path, f"expected a mapping, got {value!r}")
+        if len(args) == 2:
+            return {check_type(k, args[0], path): check_type(v, args[1], f"{path}.{k}") for k, v in value.items()}
         return value
     if dataclasses.is_dataclass(annotation):
         if isinstance(value, annotation):
@@ -126,7 +217,9 @@ def check_type(value: Any, annotation: Any, path: str) -> Any:
 
 
 def _type_name(annotation: Any) -> str:
-    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+    if isinstance(annotation, type) and not typing.get_args(annotation):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "").replace("NoneType", "None")
 
 
 def _resolved_hints(cls: type) -> dict[str, Any]:
@@ -137,22 +230,28 @@ def _resolved_hints(cls: type) -> dict[str, Any]:
 
 
 def validate_fields(cls: type, raw: dict, path: str) -> dict:
-    """Check keys and value types of ``raw`` against the dataclass ``cls``; return the coerced mapping."""
+    """Check keys, value types and ranges of ``raw`` against the dataclass ``cls`` (every problem at once); return
+    the coerced mapping."""
     if not isinstance(raw, dict):
         raise ConfigError(path, f"expected a mapping, got {raw!r}")
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     hints = _resolved_hints(cls)
     out = {}
+    errors = ErrorCollector()
     for key, value in raw.items():
         if key not in fields:
-            raise unknown_key_error(path, str(key), fields)
+            errors.add(unknown_key_error(path, str(key), fields))
+            continue
         key_path = f"{path}.{key}" if path else key
-        out[key] = check_type(value, hints.get(key, Any), key_path)
-        check_bounds(out[key], fields[key].metadata, key_path)
-    missing = [name for name, f in fields.items()
-               if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and name not in out]
+        with errors.collect():
+            checked = check_type(value, hints.get(key, Any), key_path)
+            check_bounds(checked, fields[key].metadata, key_path)
+            out[key] = checked
+    missing = [name for name, f in fields.items() if f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING and name not in out and name not in raw]
     if missing:
-        raise ConfigError(path, f"missing required key(s): {', '.join(missing)}")
+        errors.add(ConfigError(path, f"missing required key(s): {', '.join(missing)}"))
+    errors.raise_if_any()
     return out
 
 
@@ -278,8 +377,38 @@ def build_dataclass(cls: type, raw: dict | None, path: str):
         return cls(**values)
     except ConfigError:
         raise
+    except FieldError as exc:
+        raise ConfigError(f"{path}.{exc.field}" if path else exc.field, exc.message) from None
     except (ValueError, TypeError) as exc:
         raise ConfigError(path, str(exc)) from None
+
+
+def build_partial(cls: type, raw: dict | None, path: str, errors: ErrorCollector):
+    """``build_dataclass`` that records its errors in ``errors`` and still returns an instance where it can: the
+    keys named by an error are left at their defaults (``None`` when a required key is missing or wrong), so the
+    checks after it (``trl-reason validate``) see the rest of the mapping."""
+    raw = dict(raw or {})
+    try:
+        return build_dataclass(cls, raw, path)
+    except ConfigError as exc:
+        errors.add(exc)
+        failed = exc.errors if isinstance(exc, ConfigErrors) else [exc]
+    prefix = f"{path}." if path else ""
+    bad = set()
+    for error in failed:
+        if error.path.startswith(prefix) and error.path != path:
+            bad.add(_first_key(error.path[len(prefix):]))
+    try:
+        return build_dataclass(cls, {k: v for k, v in raw.items() if str(k) not in bad}, path)
+    except ConfigError:
+        return None
+
+
+def _first_key(rest: str) -> str:
+    for index, char in enumerate(rest):
+        if char in ".[":
+            return rest[:index]
+    return rest
 
 
 def to_dict(obj: Any) -> Any:

@@ -1,13 +1,12 @@
-"""The benchmark registry: each benchmark is declared data with a ``version`` and a default protocol.
-
-A benchmark's rows come from the first of these places that has them:
+"""Benchmarks: each declared dataset of ``data.registry`` marked ``benchmark`` gets a default protocol here, and
+MATH-Beyond its subsets. Rows are found and read by ``data.sources`` (the same rules as training data):
 
 1. an explicit data directory (``--data-dir`` or the recipe's ``eval.data_dir``),
 2. the directory in the environment variable ``TRL_REASONING_DATA_DIR``,
 3. the Hugging Face Hub (``datasets.load_dataset``), at the declared revision; the commit actually used is
    recorded with the results.
 
-Any JSONL, JSON or parquet file with ``problem`` and ``answer`` columns is a benchmark too: pass its path.
+Any JSONL, JSON, parquet or CSV file with ``problem`` and ``answer`` columns is a benchmark too: pass its path.
 MATH-Beyond takes a subset after a colon: ``math_beyond`` (all 181 rows), ``math_beyond:unsolved_by_all``
 (unsolved at pass@1024 by every base model) or ``math_beyond:unsolved_by:qwen2.5-math-1.5b``.
 
@@ -17,17 +16,20 @@ results and resumed runs never mix two definitions.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
-import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DATA_DIR_ENV = "TRL_REASONING_DATA_DIR"
-_FILE_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
+from trl_reasoning.data.errors import DataError, DataNotFound
+from trl_reasoning.data.registry import DATASETS, MATH_BEYOND_HUB, HubSource  # noqa: F401  (re-exported)
+from trl_reasoning.data.sources import DATA_DIR_ENV, FILE_SUFFIXES, looks_like_path, read_hub_rows, read_rows
+from trl_reasoning.data.sources import hub_not_found
+from trl_reasoning.data.sources import resolve as resolve_source
+
+_FILE_SUFFIXES = FILE_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -60,18 +62,6 @@ _MATH_BEYOND = Protocol(
 
 
 @dataclass(frozen=True)
-class HubSource:
-    """Where a benchmark lives on the Hugging Face Hub, and how its columns map onto ``problem``/``answer``."""
-
-    repo: str
-    split: str
-    revision: str | None = None  # None: the default branch; the commit actually used is recorded
-    config: str | None = None
-    columns: dict[str, str] = field(default_factory=dict)  # hub column -> our column
-    answer_after: str | None = None  # keep the text after this marker (GSM8K's "#### 18")
-
-
-@dataclass(frozen=True)
 class Benchmark:
     name: str
     version: str
@@ -81,44 +71,16 @@ class Benchmark:
     description: str = ""
 
 
-MATH_BEYOND_HUB = HubSource(
-    repo="brendel-group/MATH-Beyond",
-    split="test",
-    # The commit that uploaded test.csv and test.parquet (181 rows).
-    revision="eefd08212dcd2a4e6f500dcaffbccad33e29d40b",
-)
-
+# The protocol of each declared benchmark (its rows: data.registry.DATASETS).
+_PROTOCOLS = {
+    "math500": _GREEDY, "aime24": _AVG8, "aime25": _AVG8, "amc23": _AVG8, "minerva_math": _GREEDY,
+    "olympiadbench": _GREEDY,
+    "gsm8k": dataclasses.replace(_GREEDY, max_new_tokens=1024, source="greedy, n=1, 1024 tokens (ours)"),
+    "math_beyond": _MATH_BEYOND,
+}
 BENCHMARKS: dict[str, Benchmark] = {
-    b.name: b
-    for b in (
-        Benchmark(
-            "math500", "1", "math500.jsonl", _GREEDY,
-            HubSource("HuggingFaceH4/MATH-500", "test", columns={"unique_id": "id"}),
-            "MATH-500 (Lightman et al. 2023 split of Hendrycks MATH), 500 problems",
-        ),
-        Benchmark(
-            "aime24", "1", "aime24.jsonl", _AVG8,
-            HubSource("HuggingFaceH4/aime_2024", "train"),
-            "AIME 2024 I and II, 30 problems, integer answers",
-        ),
-        Benchmark("aime25", "1", "aime25.jsonl", _AVG8, None, "AIME 2025 I and II, 30 problems"),
-        Benchmark("amc23", "1", "amc23.jsonl", _AVG8, None, "AMC 12 2023 A and B, 40 problems (AIMO rewrite)"),
-        Benchmark("minerva_math", "1", "minerva_math.jsonl", _GREEDY, None, "Minerva OCW courses, 272 problems"),
-        Benchmark(
-            "olympiadbench", "1", "olympiadbench.jsonl", _GREEDY, None,
-            "OlympiadBench OE_TO_maths_en_COMP, 675 problems",
-        ),
-        Benchmark(
-            "gsm8k", "1", "gsm8k_test.jsonl",
-            dataclasses.replace(_GREEDY, max_new_tokens=1024, source="greedy, n=1, 1024 tokens (ours)"),
-            HubSource("openai/gsm8k", "test", config="main", columns={"question": "problem"}, answer_after="####"),
-            "GSM8K test, 1319 problems, integer answers",
-        ),
-        Benchmark(
-            "math_beyond", "1", "math_beyond.jsonl", _MATH_BEYOND, MATH_BEYOND_HUB,
-            "MATH-Beyond (Mayilvahanan et al. 2025), 181 problems unsolved by at least one base model",
-        ),
-    )
+    d.name: Benchmark(d.name, d.version, d.file, _PROTOCOLS[d.name], d.hub, d.description)
+    for d in DATASETS.values() if d.benchmark
 }
 
 # The 11 base models of MATH-Beyond's intersection subset MATH-B-I (docs/papers/math_beyond.md); the other 10
@@ -134,8 +96,7 @@ class BenchmarkError(ValueError):
     """A benchmark name, subset or file that cannot be used; the message says what would work."""
 
 
-class BenchmarkDataNotFound(FileNotFoundError):
-    """No data source held the benchmark; the message lists every place that was tried."""
+BenchmarkDataNotFound = DataNotFound  # no data source held the benchmark; the message lists every place tried
 
 
 @dataclass
@@ -162,7 +123,7 @@ def known_benchmarks() -> list[str]:
 
 
 def _looks_like_path(name: str) -> bool:
-    return name.endswith(_FILE_SUFFIXES) or os.sep in name or name.startswith(".")
+    return looks_like_path(name) or os.sep in name
 
 
 def split_name(name: str) -> tuple[str, str | None]:
@@ -212,10 +173,17 @@ def load_benchmark(
     """Load a benchmark's rows (after its subset, then the first ``limit`` rows) from the first source that has it."""
     benchmark = resolve(name)
     base, subset = split_name(name)
-    if _looks_like_path(base):
-        rows, source, rev = _read_rows(Path(benchmark.file)), benchmark.file, f"sha256:{_sha256(Path(benchmark.file))}"
+    place = Path(benchmark.file) if _looks_like_path(base) else resolve_source(base, data_dir, what="benchmark")
+    if isinstance(place, Path):
+        try:
+            rows = read_rows(place)
+        except DataNotFound:
+            raise
+        except DataError as error:  # a file that cannot be read: the same message, as a benchmark error
+            raise BenchmarkError(str(error)) from None
+        source, rev = str(place), f"sha256:{_sha256(place)}"
     else:
-        rows, source, rev = _load_declared(benchmark, data_dir, revision)
+        rows, source, rev = _load_from_hub(benchmark, place, data_dir, revision)
     rows = _normalize_rows(rows, benchmark.name, source)
     if benchmark.name == "math_beyond":
         rows = math_beyond_subset(rows, subset or "union")
@@ -224,45 +192,12 @@ def load_benchmark(
     return LoadedBenchmark(name, benchmark.version, benchmark.protocol, rows, source, rev, subset)
 
 
-def _load_declared(benchmark: Benchmark, data_dir, revision) -> tuple[list[dict], str, str | None]:
-    looked: list[str] = []
-    env_dir = os.environ.get(DATA_DIR_ENV)
-    for label, directory in (("data dir argument", data_dir), (f"${DATA_DIR_ENV}", env_dir)):
-        if not directory:
-            looked.append(f"{label}: not set")
-            continue
-        candidates = [Path(directory) / benchmark.file]
-        stem = Path(benchmark.file).stem
-        candidates += [Path(directory) / f"{stem}{suffix}" for suffix in _FILE_SUFFIXES if suffix != ".jsonl"]
-        for path in candidates:
-            if path.is_file():
-                return _read_rows(path), str(path), f"sha256:{_sha256(path)}"
-        looked.append(f"{label}: no {' / '.join(p.name for p in candidates)} in {directory}")
-    if benchmark.hub is None:
-        looked.append("the Hub: no Hub source is declared for this benchmark")
-    else:
-        hub = benchmark.hub
-        try:
-            return _load_from_hub(hub, revision or hub.revision)
-        except Exception as error:  # network, auth, missing repo: reported below with the other places
-            looked.append(f"the Hub: {hub.repo} (split {hub.split}) failed: {type(error).__name__}: {error}")
-    raise BenchmarkDataNotFound(
-        f"could not find the data of benchmark {benchmark.name!r}. Looked in:\n  - "
-        + "\n  - ".join(looked)
-        + f"\nPut {benchmark.file} in a directory and pass --data-dir DIR (or set {DATA_DIR_ENV})."
-    )
-
-
-def _load_from_hub(hub: HubSource, revision: str | None) -> tuple[list[dict], str, str | None]:
-    import datasets
-
-    dataset = datasets.load_dataset(hub.repo, hub.config, split=hub.split, revision=revision)
-    rows = []
-    for row in dataset:
-        row = {hub.columns.get(key, key): value for key, value in row.items()}
-        if hub.answer_after is not None:
-            row["answer"] = str(row["answer"]).split(hub.answer_after)[-1].strip().replace(",", "")
-        rows.append(row)
+def _load_from_hub(benchmark: Benchmark, hub: HubSource, data_dir, revision) -> tuple[list[dict], str, str | None]:
+    revision = revision or hub.revision
+    try:
+        rows = read_hub_rows(hub, revision)
+    except Exception as error:  # network, auth, missing repo: reported with the other places looked in
+        raise hub_not_found("benchmark", benchmark.name, hub, error, data_dir) from None
     return rows, f"hub:{hub.repo}", _hub_commit(hub.repo, revision)
 
 
@@ -271,33 +206,11 @@ def _hub_commit(repo: str, revision: str | None) -> str | None:
     if revision is not None and len(revision) == 40:
         return revision
     try:
-        from huggingface_hub import HfApi
+        from huggingface_hub import HfApi  # heavy (requests, ...): only when a Hub benchmark is loaded
 
         return HfApi().dataset_info(repo, revision=revision).sha
     except Exception:  # offline: the requested revision is the best record there is
         return revision or "unresolved (default branch)"
-
-
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
-    if path.suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(data, dict):  # {"data": [...]} or {"test": [...]}
-            lists = [value for value in data.values() if isinstance(value, list)]
-            if len(lists) != 1:
-                raise BenchmarkError(f"{path}: expected a list of rows, or a dict holding exactly one list")
-            data = lists[0]
-        return list(data)
-    if path.suffix == ".parquet":
-        import pyarrow.parquet
-
-        return pyarrow.parquet.read_table(path).to_pylist()
-    if path.suffix == ".csv":
-        with path.open(encoding="utf-8", newline="") as f:
-            return list(csv.DictReader(f))
-    raise BenchmarkError(f"{path}: unsupported file type; use one of {', '.join(_FILE_SUFFIXES)}")
 
 
 def _normalize_rows(rows: list[dict], name: str, source: str) -> list[dict[str, Any]]:

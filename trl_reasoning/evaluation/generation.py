@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from trl_reasoning.data.prompts import PromptFormat
+
 
 @dataclass(frozen=True)
 class SamplingSettings:
@@ -58,37 +60,17 @@ class Backend(Protocol):
 # --- prompts --------------------------------------------------------------------------------------------------
 
 
-def render_prompts(tokenizer, problems: Sequence[str], template: str | dict = "qwen25-math-cot",
+def render_prompts(tokenizer, problems: Sequence[str], template: str | dict | PromptFormat = "qwen25-math-cot",
                    system_prompt: str | None = None, user_template: str = "{problem}",
                    few_shot: list[dict] | None = None) -> list[str]:
-    """Render each problem with ``trl_reasoning.data.render_prompt``, then chat messages with the chat template.
+    """The text each problem is given as: ``PromptFormat.to_text`` (messages through the chat template).
 
-    ``template`` is a template name (``chat``, ``qwen25-math-cot``, ``plain``, ``custom``) or a dict
-    ``{"system": ..., "user": "...{problem}..."}``.
+    ``template`` is a ``PromptFormat``, a template name (``chat``, ``qwen25-math-cot``, ``plain``, ``custom``, ...)
+    or a dict ``{"system": ..., "user": "...{problem}..."}``; the other arguments apply to a name or a dict.
     """
-    from trl_reasoning.data import render_prompt
-
-    if isinstance(template, dict):
-        unknown = set(template) - {"system", "user"}
-        if unknown:
-            raise ValueError(f"a template dict takes the keys 'system' and 'user', got also {sorted(unknown)}")
-        system_prompt = template.get("system", system_prompt)
-        user_template = template.get("user", user_template)
-        template = "custom"
-    texts = []
-    for problem in problems:
-        rendered = render_prompt(problem, template, system_prompt=system_prompt, user_template=user_template,
-                                 few_shot=few_shot)
-        if isinstance(rendered, str):
-            texts.append(rendered)
-            continue
-        if tokenizer is None or getattr(tokenizer, "chat_template", None) is None:
-            raise ValueError(
-                f"template {template!r} renders chat messages, which need a tokenizer with a chat template; "
-                "use --template plain for a base model without one"
-            )
-        texts.append(tokenizer.apply_chat_template(rendered, tokenize=False, add_generation_prompt=True))
-    return texts
+    fmt = template if isinstance(template, PromptFormat) else PromptFormat.from_template(
+        template, system_prompt, user_template, few_shot)
+    return [fmt.to_text(tokenizer, problem) for problem in problems]
 
 
 # --- transformers ---------------------------------------------------------------------------------------------

@@ -31,14 +31,23 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trl_reasoning.config.schema import ConfigError
+from trl_reasoning.config.schema import ConfigError, unknown_key_error
+from trl_reasoning.data.errors import DataError
+from trl_reasoning.data.prompts import TEMPLATES, PromptFormat
+from trl_reasoning.data.training import load_test_rows
 
-from trl_reasoning.evaluation.benchmarks import BenchmarkDataNotFound, BenchmarkError, LoadedBenchmark, Protocol, resolve, split_name
+from trl_reasoning.evaluation.benchmarks import (BenchmarkDataNotFound, BenchmarkError, LoadedBenchmark, Protocol,
+                                                 _looks_like_path, _normalize_rows, load_benchmark, resolve,
+                                                 split_name)
+from trl_reasoning.evaluation.metrics import check_k_list
+from trl_reasoning.evaluation.runner import evaluate, plan_run
 
 HELDOUT = "heldout"  # the name of the data's held-out split among the benchmarks
 HELDOUT_PROTOCOL = Protocol(n=1, temperature=0.0, top_p=1.0, k_list=(1,), max_new_tokens=64, template="data",
@@ -162,8 +171,6 @@ def _refuse_unused_section_keys(section, plan: EvalPlan) -> None:
 
 
 def _is_file(name: str) -> bool:
-    from trl_reasoning.evaluation.benchmarks import _looks_like_path
-
     return _looks_like_path(split_name(name)[0])
 
 
@@ -215,8 +222,6 @@ def _plan_benchmark(recipe, name: str, path: str, spec) -> PlannedBenchmark:
     if value["k"] is None:
         k_list = sorted({k for k in protocol.k_list if k <= n} | {1, n})
     else:
-        from trl_reasoning.evaluation.metrics import check_k_list
-
         try:
             k_list = check_k_list(list(value["k"]), n)
         except ValueError as error:
@@ -235,8 +240,6 @@ def _origin(where: str | None) -> str:
 
 def _prompt(value: dict, where: dict, protocol: Protocol, data, label: str) -> dict[str, Any]:
     """The template, system prompt, user template and examples; ``template: data`` takes the recipe's prompt."""
-    from trl_reasoning.data import TEMPLATES
-
     template = value["template"] if value["template"] is not None else protocol.template
     if isinstance(template, dict):
         unknown = set(template) - {"system", "user"}
@@ -247,17 +250,33 @@ def _prompt(value: dict, where: dict, protocol: Protocol, data, label: str) -> d
         raise ConfigError(where["template"] or "eval.template",
                           f"unknown template {template!r}; use one of {', '.join((DATA_TEMPLATE, *TEMPLATES))}")
     if template == DATA_TEMPLATE:
-        return {"template": data.template,
-                "system_prompt": value["system_prompt"] if value["system_prompt"] is not None else data.system_prompt,
-                "user_template": value["user_template"] or data.user_template,
-                "few_shot": list(value["few_shot"] if value["few_shot"] is not None else data.few_shot)}
-    for key, example in enumerate(value["few_shot"] or []):
-        if not isinstance(example, dict) or not {"problem", "solution"} <= set(example):
-            raise ConfigError(f"{where['few_shot']}[{key}]", "each example needs `problem` and `solution`")
-    if value["user_template"] is not None and "{problem}" not in value["user_template"]:
-        raise ConfigError(where["user_template"], "must contain {problem}")
-    return {"template": template, "system_prompt": value["system_prompt"],
-            "user_template": value["user_template"] or "{problem}", "few_shot": list(value["few_shot"] or [])}
+        fmt = PromptFormat.from_section(data)
+        fmt = _prompt_format(where, lambda: fmt.replace(
+            system_prompt=value["system_prompt"] if value["system_prompt"] is not None else fmt.system_prompt,
+            user_template=value["user_template"] or fmt.user_template,
+            few_shot=tuple(value["few_shot"] if value["few_shot"] is not None else fmt.few_shot)))
+    else:
+        for key, example in enumerate(value["few_shot"] or []):
+            if not isinstance(example, dict) or not {"problem", "solution"} <= set(example):
+                raise ConfigError(f"{where['few_shot']}[{key}]", "each example needs `problem` and `solution`")
+        if value["user_template"] is not None and "{problem}" not in value["user_template"]:
+            raise ConfigError(where["user_template"], "must contain {problem}")
+        fmt = _prompt_format(where, lambda: PromptFormat(
+            "custom" if isinstance(template, dict) else template, value["system_prompt"],
+            value["user_template"] or "{problem}", tuple(value["few_shot"] or ())))
+        if isinstance(template, dict):  # the run identity keeps the mapping as written
+            return {"template": template, "system_prompt": fmt.system_prompt, "user_template": fmt.user_template,
+                    "few_shot": list(fmt.few_shot)}
+    return {"template": fmt.template, "system_prompt": fmt.system_prompt, "user_template": fmt.user_template,
+            "few_shot": list(fmt.few_shot)}
+
+
+def _prompt_format(where: dict, build) -> PromptFormat:
+    """``build()``, a ``DataError`` (few_shot with a literal format) turned into a ``ConfigError`` at its key."""
+    try:
+        return build()
+    except DataError as error:
+        raise ConfigError(where["few_shot"] or where["template"] or "eval.template", str(error)) from None
 
 
 # --- plugins' eval options ---------------------------------------------------------------------------------------
@@ -286,8 +305,6 @@ def plugin_eval_options(recipe, pm) -> tuple[argparse.Namespace, dict[str, list[
     for key, raw in options.items():
         path = f"eval.options.{key}"
         if key not in owner_of:
-            from trl_reasoning.config.schema import unknown_key_error
-
             known = sorted(owner_of)
             error = unknown_key_error("eval.options", str(key), known)
             raise ConfigError(path, f"not an eval option of any installed plugin ({error.message}); the keys are "
@@ -325,14 +342,10 @@ def _convert_option(action: argparse.Action, raw: Any, path: str) -> Any:
 
 def heldout_benchmark(recipe) -> LoadedBenchmark:
     """The data's held-out split as a benchmark (rows with ``problem`` and ``answer``)."""
-    from trl_reasoning.data import DataError, load_test_rows
-
     try:
         rows = load_test_rows(recipe.data)
     except DataError as error:
         raise ConfigError("data.test", str(error)) from None
-    from trl_reasoning.evaluation.benchmarks import _normalize_rows
-
     problem, answer = recipe.data.problem_column, recipe.data.answer_column
     rows = [{**row, "problem": row[problem], "answer": row[answer]} if problem in row and answer in row else row
             for row in rows]
@@ -340,9 +353,6 @@ def heldout_benchmark(recipe) -> LoadedBenchmark:
         rows = _normalize_rows(rows, HELDOUT, str(recipe.data.test or recipe.data.train))
     except BenchmarkError as error:
         raise ConfigError("data.test", str(error)) from None
-    import hashlib
-    import json
-
     digest = hashlib.sha256(json.dumps([[r["id"], r["problem"], r["answer"]] for r in rows]).encode()).hexdigest()
     return LoadedBenchmark(HELDOUT, f"rows-{digest[:12]}", HELDOUT_PROTOCOL, rows,
                            str(recipe.data.test or f"{recipe.data.train} (test split)"), f"sha256:{digest}")
@@ -350,9 +360,6 @@ def heldout_benchmark(recipe) -> LoadedBenchmark:
 
 def load_runs(plan: EvalPlan, recipe, data_dir: str | None = None) -> list:
     """Load each planned benchmark's rows and make its ``BenchmarkRun`` (``ConfigError`` when data is missing)."""
-    from trl_reasoning.evaluation.benchmarks import load_benchmark
-    from trl_reasoning.evaluation.runner import plan_run
-
     runs = []
     for planned in plan.benchmarks:
         if planned.name == HELDOUT:
@@ -428,8 +435,6 @@ class RecipeEvaluation:
     def evaluate(self, model, *, output_dir=None, backend="transformers", dtype="float32", model_name=None,
                  progress: bool = True, console=None, options: argparse.Namespace | None = None) -> dict:
         """``runner.evaluate`` with this plan's runs, batch size and the plugins' ``inference_model``."""
-        from trl_reasoning.evaluation.runner import evaluate
-
         return evaluate(model, self.runs, output_dir=output_dir, backend=backend, dtype=dtype,
                         batch_size=self.plan.batch_size, grading_processes=self.grading_processes,
                         progress=progress, console=console, model_name=model_name,

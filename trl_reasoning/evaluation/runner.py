@@ -16,16 +16,21 @@ the end. Running again into the same directory with the same settings scores onl
 from __future__ import annotations
 
 import os
-import platform
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from trl_reasoning.versions import versions_of
+from trl_reasoning.data.answers import lenient_correct
+from trl_reasoning.data.prompts import PromptFormat
 from trl_reasoning.evaluation.benchmarks import LoadedBenchmark, load_benchmark, resolve
-from trl_reasoning.evaluation.generation import Backend, Completion, SamplingSettings, TransformersBackend, VLLMBackend, render_prompts
+from trl_reasoning.evaluation.generation import (Backend, Completion, SamplingSettings, TransformersBackend,
+                                                 VLLMBackend, render_prompts)
+from trl_reasoning.evaluation.table import print_results
+from trl_reasoning.grading import extract_answer, grade_many, normalize
+from trl_reasoning.models import load_for, load_tokenizer, resolve_model_path
 from trl_reasoning.evaluation.metrics import avg_at_n, check_k_list, maj_at_k, mean, pass_at_k
 from trl_reasoning.evaluation.store import (  # noqa: F401  (ConfigMismatchError is part of this module's API)
     RESULTS_FILE,
@@ -64,8 +69,11 @@ class BenchmarkRun:
 
     def render(self, tokenizer, problems: Sequence[str]) -> list[str]:
         """The prompt strings of ``problems`` under this run's template, system prompt and examples."""
-        return render_prompts(tokenizer, problems, self.template, self.system_prompt, self.user_template,
-                              list(self.few_shot) or None)
+        return render_prompts(tokenizer, problems, self.prompt_format)
+
+    @property
+    def prompt_format(self) -> PromptFormat:
+        return PromptFormat.from_template(self.template, self.system_prompt, self.user_template, self.few_shot)
 
 
 def plan_runs(
@@ -92,7 +100,12 @@ def plan_run(
     loaded: LoadedBenchmark, *, n=None, k_list=None, temperature=None, top_p=None, max_new_tokens=None,
     seed: int = 0, template=None, system_prompt=None, user_template: str | None = None, few_shot=None,
 ) -> BenchmarkRun:
-    """One loaded benchmark's run: each setting given here overrides its protocol's (``ValueError`` for k > n)."""
+    """One loaded benchmark's run: each setting given here overrides its protocol's (``ValueError`` for k > n).
+    ``template`` may be a ``PromptFormat`` (e.g. ``PromptFormat.from_section(recipe.data)``): it sets all four
+    prompt settings."""
+    if isinstance(template, PromptFormat):
+        template, system_prompt, user_template, few_shot = (template.template, template.system_prompt,
+                                                            template.user_template, template.few_shot)
     protocol = loaded.protocol
     samples = n if n is not None else protocol.n
     sampling = SamplingSettings(
@@ -235,8 +248,6 @@ def evaluate(
     if out is not None:
         write_json(out / RESULTS_FILE, results)
     if progress:
-        from trl_reasoning.evaluation.table import print_results
-
         print_results(results, console=console)
     return results
 
@@ -248,14 +259,10 @@ def _build_backend(backend, model, tokenizer, batch_size, dtype, prepare_model):
     if backend == "vllm":
         if not isinstance(model, str):
             raise ValueError("the vllm backend loads weights from disk: pass a model spec or directory, not a model")
-        from trl_reasoning.models import load_tokenizer, resolve_model_path
-
         path = resolve_model_path(model)
         return VLLMBackend(path, dtype="auto" if dtype == "float32" else dtype), load_tokenizer(model)
     if isinstance(model, str):
-        from trl_reasoning.models import load_model
-
-        model, tokenizer = load_model(model, dtype=dtype)
+        model, tokenizer = load_for(None, spec=model, dtype=dtype)  # a bare spec: no test-model switch
     if tokenizer is None:
         raise ValueError("a model object needs its tokenizer: pass tokenizer= or a (model, tokenizer) pair")
     if prepare_model is not None:
@@ -266,17 +273,8 @@ def _build_backend(backend, model, tokenizer, batch_size, dtype, prepare_model):
 # --- grading and scoring ----------------------------------------------------------------------------------------
 
 
-def _grading():
-    try:
-        from trl_reasoning.grading import extract_answer, grade_many, normalize
-    except ImportError as error:
-        raise ImportError(f"evaluation needs trl_reasoning.grading (extract_answer, grade_many): {error}") from error
-    return extract_answer, grade_many, normalize
-
-
 def _score(run: BenchmarkRun, rows, prompts, completions: list[list[Completion]], processes: int) -> list[dict]:
     """Grade every sample (its last box, else the whole response, as ``grade_response`` reads it)."""
-    extract_answer, grade_many, _ = _grading()
     pairs = [(row["answer"], c.text) for row, samples in zip(rows, completions) for c in samples]
     verdicts = grade_many(pairs, processes=processes, responses=True)
     records, position = [], 0
@@ -301,7 +299,6 @@ def _score(run: BenchmarkRun, rows, prompts, completions: list[list[Completion]]
 
 def _answer_key(answer: str) -> str:
     """maj@k's classes: answers with the same canonical string (the grader's ``normalize``) vote together."""
-    _, _, normalize = _grading()
     try:
         return normalize(answer)
     except Exception:  # a pathological answer still gets a vote, as itself
@@ -321,8 +318,6 @@ def problem_scores(record: dict, k_list: Sequence[int]) -> dict[str, float]:
 
 def benchmark_metrics(records: list[dict], k_list: Sequence[int]) -> dict[str, Any]:
     """Mean scores over the problems whose reference could be read, plus length and format rates."""
-    from trl_reasoning.data.answers import lenient_correct
-
     scored = [r for r in records if r["reference_ok"]]
     samples = [s for r in records for s in r["samples"]]
     metrics: dict[str, Any] = {}
@@ -401,13 +396,8 @@ def grader_identity(versions: dict[str, str | None] | None = None) -> dict[str, 
 
 
 def library_versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for dist in ("trl-reasoning", "torch", "transformers", "trl", "datasets", "latex2sympy2", "sympy", "vllm"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = None
-    return versions
+    return versions_of(("trl-reasoning", "torch", "transformers", "trl", "datasets", "latex2sympy2", "sympy", "vllm"),
+                       python=True)
 
 
 class _NoProgress:

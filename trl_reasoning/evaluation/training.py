@@ -22,8 +22,12 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from trl_reasoning.data.prompts import PromptFormat
 from trl_reasoning.data.answers import last_number, lenient_correct  # noqa: F401  (re-exported)
+from trl_reasoning.evaluation.benchmarks import LoadedBenchmark, _normalize_rows
 from trl_reasoning.evaluation.generation import TransformersBackend
+from trl_reasoning.evaluation.recipe_eval import HELDOUT, HELDOUT_PROTOCOL, flat_metrics
+from trl_reasoning.evaluation.runner import evaluate, plan_run
 
 
 class HeldOutEvaluator:
@@ -31,10 +35,12 @@ class HeldOutEvaluator:
 
     ``rows`` are dicts with ``problem`` and ``answer``. ``lenient_accuracy`` counts a response that is strictly
     right or whose last number is right, so it is never below ``accuracy``. Runs on whatever device the model is
-    on; call it on every rank or on the main one only, as the caller's logging needs.
+    on; call it on every rank or on the main one only, as the caller's logging needs. ``template`` may be a
+    ``PromptFormat`` (``PromptFormat.from_section(recipe.data)``: the recipe's own prompt), which sets
+    ``system_prompt``, ``user_template`` and ``few_shot`` too.
     """
 
-    def __init__(self, rows: Sequence[dict], template: str | dict = "qwen25-math-cot",
+    def __init__(self, rows: Sequence[dict], template: str | dict | PromptFormat = "qwen25-math-cot",
                  max_new_tokens: int | None = 256,
                  batch_size: int = 16, greedy: bool = True, *, temperature: float = 1.0,
                  system_prompt: str | None = None, seed: int = 0, grading_processes: int = 1,
@@ -46,10 +52,6 @@ class HeldOutEvaluator:
             raise ValueError(
                 f"held-out rows need 'problem' and 'answer'; row {missing[0]} has {sorted(rows[missing[0]])}"
             )
-        from trl_reasoning.evaluation.benchmarks import LoadedBenchmark, _normalize_rows
-        from trl_reasoning.evaluation.recipe_eval import HELDOUT, HELDOUT_PROTOCOL
-        from trl_reasoning.evaluation.runner import plan_run
-
         self.rows = list(rows)
         self.batch_size = batch_size
         self.grading_processes = grading_processes
@@ -63,9 +65,6 @@ class HeldOutEvaluator:
         self.last_responses: list[str] = []
 
     def __call__(self, model, tokenizer) -> dict[str, Any]:
-        from trl_reasoning.evaluation.recipe_eval import flat_metrics
-        from trl_reasoning.evaluation.runner import evaluate
-
         if not hasattr(model, "generate") and hasattr(model, "module"):  # DistributedDataParallel and friends
             model = model.module
         backend = TransformersBackend(model, tokenizer, batch_size=self.batch_size)

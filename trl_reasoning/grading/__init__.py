@@ -1,4 +1,4 @@
-r"""Math answer grading: extraction, normalisation, equivalence, time limits, the correctness reward.
+r"""Math answer grading: extraction, normalisation, equivalence, time limits.
 
     >>> from trl_reasoning.grading import extract_answer, grade, grade_response, grade_many
     >>> grade(r"\left( 3, \frac{\pi}{2} \right)", r"(3, \pi/2)").equal
@@ -20,8 +20,9 @@ Modules, each holding one thing:
 * `equivalence`: the full comparison of two normalised answers (runs in a worker);
 * `timeout`: the worker pool with a hard time limit that works from any thread;
 * `grader`: `grade`, `grade_response`, `grade_many`;
-* `reward`: `CorrectnessReward`, a TRL reward function;
-* `cli`: the `trl-reason grade` command.
+* `cli`: the `trl-reason grade` command (trl_reasoning/cli/grade.py).
+
+The correctness reward built on it is `trl_reasoning.rewards.correctness.CorrectnessReward`.
 
 See docs/grading.md for the rules in full.
 """
@@ -41,14 +42,4 @@ __all__ = [
     "REASONS",
     "DEFAULT_REL_TOL",
     "DEFAULT_TIMEOUT",
-    "CorrectnessReward",
 ]
-
-
-def __getattr__(name: str):
-    # the reward imports nothing heavy, but keep `import trl_reasoning.grading` minimal for workers
-    if name == "CorrectnessReward":
-        from trl_reasoning.rewards.correctness import CorrectnessReward
-
-        return CorrectnessReward
-    raise AttributeError(name)

@@ -7,14 +7,17 @@ r"""Re-render an answer in forms a grader must accept as equal (the self-consist
 Each form is produced only when it keeps the meaning: a fraction becomes `a/b` only when both
 parts are single tokens; `\left( \right)` wraps a lone value or the outer brackets of a tuple or
 interval (never a bare list, which would turn it into a tuple); `x =` is added only to a lone
-value. Used by tests/grading/test_selfconsistency.py and benchmarks/grader_selfconsistency.py.
+value. `selfconsistency_pairs(rows)` builds the check's pairs for tests/grading/test_selfconsistency.py and
+benchmarks/grader_selfconsistency.py.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["rerenderings"]
+from trl_reasoning.grading.extract import extract_answer
+
+__all__ = ["rerenderings", "selfconsistency_pairs"]
 
 _SIMPLE_FRAC = re.compile(r"\\[dt]?frac\{(-?[0-9a-zA-Z.]+|\\pi)\}\{([0-9a-zA-Z.]+|\\pi)\}")
 
@@ -57,3 +60,18 @@ def rerenderings(answer: str) -> list[str]:
         forms.append(f"{unused[0]} = {stripped}")
     forms.append(f"${stripped}$")
     return forms
+
+
+def selfconsistency_pairs(rows: list[dict]) -> list[tuple[str, str, str, str]]:
+    """``(id, reference, answer, kind)`` pairs a grader must call equal: each row's reference against its own
+    solution's last box (``kind`` "solution box"; skipped for rows the data README lists as repaired, which carry
+    ``answer_raw``) and against each of its re-rendered forms ("re-rendered")."""
+    pairs = []
+    for row in rows:
+        reference = row["answer"]
+        if row.get("solution") and "answer_raw" not in row:
+            boxed = extract_answer(row["solution"])
+            if boxed is not None:
+                pairs.append((row["id"], reference, boxed, "solution box"))
+        pairs.extend((row["id"], reference, form, "re-rendered") for form in rerenderings(reference))
+    return pairs

@@ -50,6 +50,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from trl_reasoning.grading.equivalence import compare_normalized
+
 __all__ = ["WorkerPool", "GradingTimeout", "WorkerError", "get_pool", "default_processes"]
 
 _START_TIMEOUT = 120.0
@@ -122,8 +124,6 @@ def _warm_up() -> None:
     """One small comparison before "ready", so a fresh worker's first real job runs at full speed
     (latex2sympy2's parser builds its tables on first use)."""
     try:
-        from trl_reasoning.grading.equivalence import compare_normalized
-
         compare_normalized("\\frac{x+1}{2}", "\\frac{1}{2}x+\\frac{1}{2}")
     except Exception:
         pass

@@ -33,7 +33,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from trl_reasoning.versions import versions_of
+from trl_reasoning.config.redact import redact
 from trl_reasoning.config.schema import ConfigError
+from trl_reasoning.console import console
 
 STAGING_DIR = ".incomplete-checkpoints"
 META_FILE = "trl_reasoning_checkpoint.json"
@@ -187,14 +190,7 @@ def read_plugin_state(folder: str) -> dict | None:
 def build_meta(*, global_step: int, data_fingerprint: str | None, recipe: dict | None, world_size: int,
                gradient_accumulation_steps: int, steps_per_generation: int, num_iterations: int,
                plugin_names: list[str], plugin_state_sha256: str) -> dict:
-    from importlib import metadata
-
-    versions = {}
-    for dist in ("trl-reasoning", "trl", "transformers", "torch", "accelerate"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = None
+    versions = versions_of(("trl-reasoning", "trl", "transformers", "torch", "accelerate"))
     block = steps_per_generation * num_iterations
     micro_steps = global_step * gradient_accumulation_steps
     return {
@@ -217,8 +213,6 @@ def build_meta(*, global_step: int, data_fingerprint: str | None, recipe: dict |
 
 def write_meta(folder: str, meta: dict) -> None:
     """Written last: its presence marks the checkpoint complete."""
-    from trl_reasoning.config.redact import redact
-
     _write_atomic(os.path.join(folder, META_FILE), (redact(json.dumps(meta, indent=2, default=str)) + "\n").encode())
 
 
@@ -280,8 +274,6 @@ class RunLock:
             raise OutputDirBusy("output_dir", f"{self.output_dir} is in use by another run ({_describe_holder(holder)}"
                                 "): two runs in one directory overwrite each other's checkpoints. Wait for it to "
                                 "finish, stop it, or pass another --output-dir") from None
-        from trl_reasoning.config.redact import redact
-
         handle.seek(0)
         handle.truncate()
         handle.write(redact(json.dumps({"pid": os.getpid(), "command": sys.argv,
@@ -389,3 +381,66 @@ def check_resume(checkpoint: str, *, data_fingerprint: str | None, recipe: dict 
                              "Resume with the same recipe and data, or pass --allow-resume-mismatch to continue "
                              "anyway (e.g. a deliberate stage switch).")
     return problems
+
+
+# -- which checkpoint a resume starts from ------------------------------------------------------------------------------
+
+TRAINER_STATE_FILE = "trainer_state.json"  # transformers' TRAINER_STATE_NAME, written by every Trainer save
+
+
+def _allow_mismatch() -> bool:
+    return os.environ.get(ALLOW_MISMATCH_ENV, "") not in ("", "0", "false")
+
+
+def resumable_problem(path: str | os.PathLike) -> str | None:
+    """Why ``path`` cannot be resumed from (a half-written or foreign checkpoint), or ``None`` when it can."""
+    path = str(path)
+    if not os.path.isdir(path):
+        return f"checkpoint not found: {path}"
+    if STAGING_DIR in Path(path).parts:
+        return (f"{path} is a half-written checkpoint (a save that was interrupted, left under {STAGING_DIR}/); "
+                f"resume from the newest complete one: --resume without a path, or {_newest_hint(path)}")
+    if checkpoint_step(Path(os.path.normpath(path)).name) is None:
+        return f"{path} is not a checkpoint-<step> directory"
+    if not os.path.isfile(os.path.join(path, TRAINER_STATE_FILE)):
+        return (f"{path} is half-written: it has no {TRAINER_STATE_FILE} (the save stopped before the trainer state "
+                f"was written); resume from another checkpoint: {_newest_hint(path)}")
+    if not is_complete(path) and not _allow_mismatch():
+        return (f"{path} has no {META_FILE}: it is half-written, or was not written by trl-reasoning (plain TRL, an "
+                "older version), so the data and recipe cannot be checked and no plugin state would be restored. "
+                f"Resume from a complete checkpoint ({_newest_hint(path)}), or pass --allow-resume-mismatch to "
+                "resume from it anyway")
+    return None
+
+
+def _newest_hint(path: str) -> str:
+    parts = Path(path).parts
+    run_dir = Path(*parts[:parts.index(STAGING_DIR)]) if STAGING_DIR in parts else Path(path).parent
+    newest = latest_checkpoint(run_dir)
+    return f"--resume {newest}" if newest else f"{run_dir} has no complete checkpoint"
+
+
+def resolve_resume(resume: str | bool | None, output_dir: str | os.PathLike) -> str | None:
+    """What ``--resume`` names: ``None`` (start afresh), the newest complete checkpoint of ``output_dir``
+    (``True`` or ``"latest"``), or the given checkpoint once it is known to be whole. Raises ``ConfigError`` at
+    ``--resume`` (exit 2, before any model loads) otherwise."""
+    if not resume:
+        return None
+    output_dir = str(output_dir)
+    if resume is True or resume == "latest":
+        last = latest_checkpoint(output_dir)
+        if last is None:
+            partial = incomplete_checkpoints(output_dir)
+            foreign = list_checkpoints(output_dir, complete_only=False)
+            hint = (f" ({len(partial)} interrupted save(s) under {STAGING_DIR}/ are never resumed)" if partial else "")
+            if foreign:
+                hint += f"; {', '.join(foreign)} lack {META_FILE}: pass one with --resume PATH --allow-resume-mismatch"
+            raise ConfigError("--resume", f"no complete checkpoint-* directory in {output_dir} to resume from{hint}")
+        return last
+    problem = resumable_problem(resume)
+    if problem is not None:
+        raise ConfigError("--resume", problem)
+    if not is_complete(resume):
+        console.print(f"[yellow]warning:[/] {resume} has no {META_FILE} (not written by trl-reasoning): resuming "
+                      "without the data and recipe checks and without plugin state (--allow-resume-mismatch)")
+    return str(resume)

@@ -11,7 +11,8 @@ every ``eval/**/results.json`` and ``eval/checkpoints.json`` that ``trl-reason e
 
 The model card: base model, the methods with their paper links (the core's for the algorithm, and whatever the
 active plugins return from ``model_card_sections``), the results table, the recipe, and the versions of the
-libraries and plugins. It replaces the card TRL writes at every save (``ReasoningGRPOTrainer.create_model_card``).
+libraries and plugins. It replaces the card TRL writes at every save: every trainer's ``create_model_card`` calls
+the ``card_writer`` that ``run`` injects.
 
 The token: ``huggingface_hub`` finds it as usual (``HF_TOKEN``, or ``huggingface-cli login``). It is never passed
 as an argument, printed, or written into the run's files; ``HF_ENDPOINT`` points the push at another Hub.
@@ -27,7 +28,13 @@ from typing import Any
 
 import yaml
 
+from trl_reasoning.versions import versions_of
 from trl_reasoning.config import redact
+from trl_reasoning.config.recipe import load_recipe
+from trl_reasoning.config.schema import ConfigError
+from trl_reasoning.console import console
+from trl_reasoning.lifecycle.report import read_metrics, summary
+from trl_reasoning.plugins.manager import PluginError, PluginManager
 
 FINAL_DIR = "final"
 CARD_FILE = "README.md"
@@ -80,7 +87,6 @@ def _fmt(value: Any) -> str:
 
 def results_rows(output_dir: str | Path, results: dict | None = None) -> list[tuple[str, str, str]]:
     """``(metric, before, after)`` rows: held-out accuracy before/after, train curves first/last, benchmarks."""
-    from trl_reasoning.lifecycle.report import read_metrics, summary
 
     output_dir = Path(output_dir)
     results = results if results is not None else (_read_json(output_dir / "results.json") or {})
@@ -106,15 +112,9 @@ def results_rows(output_dir: str | Path, results: dict | None = None) -> list[tu
 
 
 def _versions_table(provenance: dict | None, plugin_rows: list[tuple[str, str, str]]) -> str:
-    from importlib import metadata
-
     versions = dict((provenance or {}).get("versions") or {})
     if not versions:
-        for dist in ("trl-reasoning", "trl", "transformers", "torch", "accelerate", "peft", "datasets"):
-            try:
-                versions[dist] = metadata.version(dist)
-            except metadata.PackageNotFoundError:
-                versions[dist] = None
+        versions = versions_of(("trl-reasoning", "trl", "transformers", "torch", "accelerate", "peft", "datasets"))
     lines = ["| package | version |", "|---|---|"]
     lines += [f"| {dist} | {_fmt(version)} |" for dist, version in versions.items()]
     if plugin_rows:
@@ -247,7 +247,6 @@ def run_files(output_dir: str | Path) -> list[tuple[str, Path]]:
 
 
 def load_run_recipe(output_dir: str | Path):
-    from trl_reasoning.config.recipe import load_recipe
 
     path = Path(output_dir) / "recipe.resolved.yaml"
     if not path.exists():
@@ -259,15 +258,12 @@ def load_run_recipe(output_dir: str | Path):
 
 def _plugin_manager(recipe):
     """The recipe's plugins, activated for their ``model_card_sections`` (None when they are not installed)."""
-    from trl_reasoning.plugins.manager import PluginError, PluginManager
-    from trl_reasoning.config.schema import ConfigError
 
     try:
         pm = PluginManager()
         pm.activate(recipe.plugins)
         return pm
     except (PluginError, ConfigError) as exc:
-        from trl_reasoning.console import console
 
         console.print(f"[yellow]warning:[/] the model card has no plugin sections: {exc}")
         return None
@@ -317,7 +313,6 @@ def _create_and_commit(repo_id: str, files: list[tuple[str, Path | bytes]], priv
 def push_run(output_dir: str | Path, repo_id: str | None = None, private: bool | None = None, pm=None,
              commit_message: str | None = None) -> str:
     """Push a finished run (``OUTPUT_DIR/final`` and the run's records) with a fresh model card; returns the URL."""
-    from trl_reasoning.console import console
 
     output_dir = Path(output_dir)
     recipe = load_run_recipe(output_dir)
@@ -341,7 +336,6 @@ def push_checkpoint(checkpoint: str | Path, output_dir: str | Path, repo_id: str
                     recipe=None, pm=None) -> str | None:
     """``hub.push: every_save``: push a checkpoint's model (not its optimizer) and the card. A failed push is
     reported and training goes on."""
-    from trl_reasoning.console import console
 
     checkpoint, output_dir = Path(checkpoint), Path(output_dir)
     try:

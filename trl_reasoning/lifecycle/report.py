@@ -14,6 +14,8 @@ import math
 import re
 from pathlib import Path
 
+from trl_reasoning.console import console
+
 MAIN_CURVES = ("reward", "correct/rate", "completions/mean_length", "entropy", "kl", "heldout/accuracy",
                "heldout/lenient_accuracy")
 SKIP = {"step", "time", "epoch", "total_flos", "train_runtime", "train_samples_per_second",
@@ -132,7 +134,6 @@ def summary(rows: list[dict]) -> dict[str, tuple[float, float]]:
 def print_results(results: dict, trainer=None) -> None:
     from rich.table import Table
 
-    from trl_reasoning.console import console
 
     table = Table(title=f"results: {results.get('output_dir', '')}")
     table.add_column("metric")
@@ -155,7 +156,6 @@ def report(output_dir: str | Path) -> list[Path]:
     """``trl-reason report``: plots and a summary table of a finished (or running) run."""
     from rich.table import Table
 
-    from trl_reasoning.console import console
 
     rows = read_metrics(output_dir)
     if not rows:

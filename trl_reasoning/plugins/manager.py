@@ -23,17 +23,23 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import os
-import sys
+import types
 from importlib import metadata
 from typing import Any, Iterable
 
 import pluggy
 
+from trl_reasoning.versions import version_of
 from trl_reasoning import hookspecs
 from trl_reasoning.config.schema import ConfigError, build_dataclass
+from trl_reasoning.plugins.composition import RESERVED_PREFIX, removed_by_composition
+from trl_reasoning.plugins.tracing import install_tracing
 
 ENTRY_POINT_GROUP = "trl_reasoning"
+CORE_PLUGIN = "builtin"
+CORE_PLUGIN_MODULE = "trl_reasoning.trainers.builtin"
 REGISTRATION_HOOKS = ("register_trainers", "register_rewards", "register_commands", "register_eval_options")
 
 
@@ -93,44 +99,48 @@ def _env_list(name: str) -> set[str] | None:
 def _new_pluggy() -> pluggy.PluginManager:
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
-    if os.environ.get("TRL_REASONING_TRACE_PLUGINS"):
-        def before(hook_name, hook_impls, kwargs):
-            names = [impl.plugin_name for impl in hook_impls]
-            print(f"[trl-reasoning] hook {hook_name} -> {names} kwargs={sorted(kwargs)}", file=sys.stderr)
-
-        def after(outcome, hook_name, hook_impls, kwargs):
-            try:
-                result = outcome.get_result()
-            except BaseException as exc:  # report, pluggy re-raises
-                result = f"raised {exc!r}"
-            print(f"[trl-reasoning] hook {hook_name} <- {str(result)[:200]}", file=sys.stderr)
-
-        pm.add_hookcall_monitoring(before, after)
+    install_tracing(pm)  # prints every hook call with its values when TRL_REASONING_TRACE_PLUGINS is set
     return pm
+
+
+def hook_names() -> set[str]:
+    """The names of every trl_reasoning hook (the spec functions of ``hookspecs``)."""
+    return {n for n, f in vars(hookspecs).items() if hasattr(f, hookspecs.PROJECT_NAME + "_spec")}
 
 
 class PluginManager:
     """Installed plugins (for registration hooks) and the active ones of a run (for every other hook).
 
-    ``installed`` holds every discovered plugin module; ``hook`` calls only the active plugins. Core features that
-    are plugins themselves (``trl_reasoning.trainers.builtin``) are always installed and never need naming.
+    ``installed`` holds every discovered plugin module; ``hook`` calls only the active plugins. The core's own
+    plugin (``trl_reasoning.trainers.builtin``: the ``grpo``/``sft`` trainers, ``boxed_integer``) is installed by the
+    composition root (``run.prepare``, the CLI, ``trl_reasoning.testing``) with ``install_core()``, or with
+    ``core=True``; it never needs naming in a recipe.
     """
 
-    def __init__(self, extra_modules: Iterable[tuple[str, Any]] = (), discover: bool = True):
+    def __init__(self, extra_modules: Iterable[tuple[str, Any]] = (), discover: bool = True, core: bool = False):
         self.installed: dict[str, InstalledPlugin] = {}
         self._registry = _new_pluggy()
         self._active_pm = _new_pluggy()
         self.active: dict[str, Any] = {}
-        from trl_reasoning.trainers import builtin
-
-        self._install(InstalledPlugin("builtin", builtin, "builtin = trl_reasoning.trainers.builtin", "trl-reasoning",
-                                      _version("trl-reasoning")))
+        self.composition: dict[str, str] = {}  # hook -> the one plugin whose implementation acts (recipe `compose:`)
+        self._removed: dict[str, list[Any]] = {}  # hook -> plugin objects `compose:` switched off for it
+        self._trainers: dict[str, tuple[type, type]] | None = None
+        self._rewards: dict[str, Any] | None = None
+        if core:
+            self.install_core()
         if discover:
             self._discover()
         for name, module in extra_modules:
             self._install(InstalledPlugin(name, module, f"{name} = {getattr(module, '__name__', name)}", None, None))
-        self._trainers: dict[str, tuple[type, type]] | None = None
-        self._rewards: dict[str, Any] | None = None
+
+    def install_core(self) -> None:
+        """Install the core's own plugin (the ``grpo``/``sft`` trainers, ``boxed_integer``), by dotted name: the
+        plugin system does not import the trainers it offers."""
+        if CORE_PLUGIN not in self.installed:
+            module = importlib.import_module(CORE_PLUGIN_MODULE)
+            self._install(InstalledPlugin(CORE_PLUGIN, module, f"{CORE_PLUGIN} = {CORE_PLUGIN_MODULE}",
+                                          "trl-reasoning", _version("trl-reasoning")))
+            self._trainers = self._rewards = None  # its registrations count from now on
 
     # -- discovery -----------------------------------------------------------------------------------------------
 
@@ -154,6 +164,35 @@ class PluginManager:
             self._install(InstalledPlugin(ep.name, module, f"{ep.name} = {ep.value}",
                                           dist.name if dist else None, dist.version if dist else None))
 
+    def install(self, name: str, plugin: Any, *, activate_config: dict | None = None) -> InstalledPlugin:
+        """Install ``plugin`` under ``name`` as if an entry point declared it (tests, notebooks): a module (with a
+        ``Plugin`` class or hook functions) or a ``Plugin`` class. With ``activate_config`` it is activated too,
+        the config validated like a recipe's ``plugins.<name>``."""
+        if name in self.installed:
+            raise ValueError(f"a plugin named {name!r} is already installed in this PluginManager")
+        if isinstance(plugin, types.ModuleType):
+            module = plugin
+        elif inspect.isclass(plugin):
+            module = types.ModuleType(f"trl_reasoning_installed_plugin_{name}")
+            module.Plugin = plugin
+        else:
+            raise TypeError(f"install({name!r}): give a module or a Plugin class; register a built object with "
+                            "register_active")
+        installed = InstalledPlugin(name, module, f"{name} = {module.__name__}", None, None)
+        self._install(installed)
+        self._trainers = self._rewards = None  # its registration hooks count from now on
+        if activate_config is not None:
+            self.activate({name: activate_config})
+        return installed
+
+    def uninstall(self, name: str) -> None:
+        """Undo ``install`` (and activation): the plugin is gone from both registries."""
+        self.unregister(name)
+        installed = self.installed.pop(name, None)
+        if installed is not None and self._registry.is_registered(installed.module):
+            self._registry.unregister(installed.module)
+        self._trainers = self._rewards = None
+
     def _install(self, plugin: InstalledPlugin) -> None:
         self.installed[plugin.name] = plugin
         try:
@@ -169,7 +208,7 @@ class PluginManager:
     @staticmethod
     def _check_names(name: str, obj: Any) -> None:
         """Fail at start-up on a hook implementation that matches no hookspec (a misspelled hook never fires)."""
-        known = {n for n in dir(hookspecs) if not n.startswith("_")}
+        known = hook_names()
         for attr in dir(obj):
             value = getattr(obj, attr, None)
             opts = getattr(value, hookspecs.PROJECT_NAME + "_impl", None)
@@ -185,8 +224,12 @@ class PluginManager:
     def activate(self, plugins: dict[str, dict | None], path: str = "plugins") -> None:
         """Build and register the plugins a recipe names, each from its validated config."""
         for name, raw in plugins.items():
-            if name not in self.installed or name == "builtin":
-                known = sorted(n for n in self.installed if n != "builtin")
+            if name.startswith(RESERVED_PREFIX):
+                raise ConfigError(f"{path}.{name}", f"names starting with {RESERVED_PREFIX!r} are reserved for the "
+                                                    "core's own features (set them through their recipe keys, e.g. "
+                                                    "trainer.group_filter); rename or remove this entry")
+            if name not in self.installed or name == CORE_PLUGIN:
+                known = sorted(n for n in self.installed if n != CORE_PLUGIN)
                 import difflib
 
                 close = difflib.get_close_matches(name, known, n=1)
@@ -217,20 +260,48 @@ class PluginManager:
         self._active_pm.check_pending()
 
     def register_active(self, name: str, instance: Any) -> None:
-        """Activate an already-built plugin object (tests and the core's own features)."""
+        """Activate an already-built plugin object (tests and the core's own features, named ``core:...``)."""
         self._check_names(name, instance)
         self._active_pm.register(instance, name=name)
         self.active[name] = instance
         self._active_pm.check_pending()
+        self._apply_composition()
 
     def unregister(self, name: str) -> None:
         if name in self.active:
             self._active_pm.unregister(self.active.pop(name))
+            self._apply_composition()
+
+    def set_composition(self, compose: dict[str, str] | None) -> None:
+        """Call only the named plugin's implementation of each composed ``one`` hook (recipe ``compose:``; checked by
+        ``plugins.composition.check_composition`` first)."""
+        self.composition = dict(compose or {})
+        self._apply_composition()
+
+    def _apply_composition(self) -> None:
+        self._removed = {hook: [self.active[n] for n in names if n in self.active]
+                         for hook, names in removed_by_composition(self.all_hooks_view(), self.composition).items()}
+
+    def all_hooks_view(self) -> "_RawView":
+        """This manager as ``check_composition`` reads it: every active implementation, composed or not."""
+        return _RawView(self)
 
     @property
     def hook(self):
-        """Hooks of the active plugins; call with keyword arguments only."""
-        return self._active_pm.hook
+        """Hooks of the active plugins; call with keyword arguments only. A hook that ``compose:`` gives to one
+        plugin calls only that plugin's implementation."""
+        return _ComposedHooks(self) if self._removed else self._active_pm.hook
+
+    def caller(self, hook_name: str, only: str | None = None):
+        """The pluggy hook caller of ``hook_name`` (composed), or of one plugin's implementation only (``only``);
+        calls through it are traced like any hook call."""
+        if only is None:
+            removed = self._removed.get(hook_name)
+            if not removed:
+                return getattr(self._active_pm.hook, hook_name)
+            return self._active_pm.subset_hook_caller(hook_name, remove_plugins=removed)
+        others = [plugin for name, plugin in self.active.items() if name != only]
+        return self._active_pm.subset_hook_caller(hook_name, remove_plugins=others)
 
     # -- registries filled by registration hooks -------------------------------------------------------------------
 
@@ -272,27 +343,38 @@ class PluginManager:
 
     # -- per-plugin calls --------------------------------------------------------------------------------------------
 
+    def implementers(self, hook_name: str) -> list[str]:
+        """Names of the active plugins whose implementation of ``hook_name`` is called, in registration order."""
+        return [impl.plugin_name for impl in self.caller(hook_name).get_hookimpls()]
+
+    def _call_only(self, plugin_name: str, hook_name: str, kwargs: dict) -> Any:
+        caller = self.caller(hook_name, only=plugin_name)
+        result = caller(**kwargs)
+        if caller.spec is not None and caller.spec.opts.get("firstresult"):
+            return result
+        return result[0] if result else None
+
     def call_each(self, hook_name: str, **kwargs) -> dict[str, Any]:
-        """Call ``hook_name`` on each active plugin separately: ``{plugin_name: result}`` (non-None results)."""
+        """Call ``hook_name`` on each active plugin separately: ``{plugin_name: result}`` (non-None results), in
+        registration order."""
         results = {}
-        for impl in getattr(self._active_pm.hook, hook_name).get_hookimpls():
-            wanted = {k: v for k, v in kwargs.items() if k in impl.argnames}
-            result = impl.function(**wanted)
+        for name in self.implementers(hook_name):
+            result = self._call_only(name, hook_name, kwargs)
             if result is not None:
-                results[impl.plugin_name] = result
+                results[name] = result
         return results
 
     def call_one(self, plugin_name: str, hook_name: str, **kwargs) -> Any:
-        for impl in getattr(self._active_pm.hook, hook_name).get_hookimpls():
-            if impl.plugin_name == plugin_name:
-                return impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
-        return None
+        """Call one plugin's implementation of ``hook_name`` (``None`` when it has none)."""
+        if plugin_name not in self.implementers(hook_name):
+            return None
+        return self._call_only(plugin_name, hook_name, kwargs)
 
     def call_chain(self, hook_name: str, value_key: str, value: Any, **kwargs) -> Any:
-        """Call a chained hook in registration order, feeding each non-None result into the next call."""
-        for impl in getattr(self._active_pm.hook, hook_name).get_hookimpls():  # registration order
-            wanted = {k: v for k, v in {**kwargs, value_key: value}.items() if k in impl.argnames}
-            result = impl.function(**wanted)
+        """Call a chained hook in registration order (the recipe's ``plugins:`` order), feeding each non-None
+        result into the next call as ``value_key``."""
+        for name in self.implementers(hook_name):
+            result = self._call_only(name, hook_name, {**kwargs, value_key: value})
             if result is not None:
                 value = result
         return value
@@ -311,11 +393,7 @@ class PluginManager:
         return rows
 
 
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
+_version = version_of
 
 
 def load_module(dotted: str) -> Any:
@@ -325,3 +403,21 @@ def load_module(dotted: str) -> Any:
         module_name, _, attr = dotted.rpartition(".")
     module = importlib.import_module(module_name)
     return getattr(module, attr)
+
+
+class _RawView:
+    """A manager's active plugins with every implementation visible (what the composition check reads)."""
+
+    def __init__(self, manager: PluginManager):
+        self.active = manager.active
+        self.hook = manager._active_pm.hook
+
+
+class _ComposedHooks:
+    """``pm.hook`` when ``compose:`` gives hooks to one plugin: those hooks call only that plugin's implementation."""
+
+    def __init__(self, manager: PluginManager):
+        self._manager = manager
+
+    def __getattr__(self, name: str):
+        return self._manager.caller(name)

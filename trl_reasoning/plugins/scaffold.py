@@ -1,6 +1,7 @@
 """``trl-reason new-plugin NAME [--dir DIR]``: write a working plugin package to start from.
 
-It writes ``DIR/NAME/`` (the same layout as the built-in plugins under ``plugins/``)::
+It writes ``DIR/NAME/`` (the layout of the built-in plugins under ``plugins/``: the package and its ``tests/``; plus
+a README and a root ``conftest.py`` that opts in to the fixtures)::
 
     NAME/
       pyproject.toml              distribution trl-reason-NAME, entry point `NAME = "trl_reason_NAME.plugin"`
@@ -8,6 +9,7 @@ It writes ``DIR/NAME/`` (the same layout as the built-in plugins under ``plugins
       trl_reason_NAME/__init__.py
       trl_reason_NAME/plugin.py   a Plugin with a Config, an `on_rewards` hook, a metric, checkpointed state
                                   and a model card section
+      conftest.py                 opts in to trl-reasoning's test fixtures (pytest_plugins = ["trl_reasoning.testing"])
       tests/test_plugin.py        a hook test on a rollout batch from a reward table, and a 2-step recipe run
 
 Then ``pip install -e DIR/NAME --no-deps`` and ``pytest DIR/NAME`` pass as written; ``plugins/README.md`` is
@@ -137,8 +139,15 @@ class Plugin:
         return [f"## {name}\\n\\nA moving average of the reward (decay {{self.config.decay}})."]
 '''
 
+CONFTEST = '''\
+"""pytest setup for this plugin's tests: trl-reasoning's fixtures (tiny model, recipes, rollout batches, a trainer
+stub, run_cli). pytest reads ``pytest_plugins`` only in the root conftest.py, so keep this file at the top."""
+
+pytest_plugins = ["trl_reasoning.testing"]
+'''
+
 TEST = '''\
-"""Tests of the {name} plugin, with trl-reasoning's pytest fixtures (installed with trl-reasoning)."""
+"""Tests of the {name} plugin, with trl-reasoning's pytest fixtures (``conftest.py`` opts in to them)."""
 
 import json
 from pathlib import Path
@@ -149,9 +158,11 @@ from trl_reason_{name} import plugin
 def test_on_rewards_keeps_a_moving_average(make_rollout_batch, plugin_context):
     with plugin_context("{name}", plugin, {{"decay": 0.5}}) as pm:
         state = pm.active["{name}"]
-        pm.hook.on_rewards(trainer=None, batch=make_rollout_batch(rewards=[[1, 0, 0, 1], [0, 0, 0, 0]]))
+        batch = make_rollout_batch(rewards=[[1, 0, 0, 1], [0, 0, 0, 0]])
+        pm.hook.on_rewards(trainer=None, batch=batch, round=batch.round)
         assert state.mean_reward == 0.25
-        pm.hook.on_rewards(trainer=None, batch=make_rollout_batch(rewards=[[1, 1, 1, 1]]))
+        batch = make_rollout_batch(rewards=[[1, 1, 1, 1]])
+        pm.hook.on_rewards(trainer=None, batch=batch, round=batch.round)
         assert state.mean_reward == 0.625
         saved = pm.call_one("{name}", "plugin_state", trainer=None)
     with plugin_context("{name}", plugin, {{"decay": 0.5}}) as pm:
@@ -163,7 +174,7 @@ def test_runs_in_a_recipe(make_recipe, run_recipe_steps):
     recipe = make_recipe(plugins={{"{name}": {{"decay": 0.5}}}})
     results = run_recipe_steps(recipe, steps=2)
     assert results["train"]["global_step"] == 2
-    assert results["plugin_state_keys"] == ["{name}"]
+    assert "{name}" in results["plugin_state_keys"]
     lines = Path(recipe.output_dir, "metrics.jsonl").read_text().splitlines()
     assert any("{name}/mean_reward" in json.loads(line) for line in lines)
 '''
@@ -189,6 +200,7 @@ def write_plugin(name: str, directory: str | Path = ".", force: bool = False) ->
         "README.md": README,
         f"trl_reason_{name}/__init__.py": '"""trl-reasoning plugin {name} (entry point trl_reason_{name}.plugin)."""\n',
         f"trl_reason_{name}/plugin.py": PLUGIN,
+        "conftest.py": CONFTEST,
         "tests/test_plugin.py": TEST,
     }
     for relative, template in files.items():

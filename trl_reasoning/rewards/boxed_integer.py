@@ -6,7 +6,10 @@ response is right (``3 + 5 = 8``), ``format_value`` for any boxed answer (a form
 the embedded model collapses onto boxed-but-wrong answers). The full LaTeX grader is the ``correctness`` reward.
 
 A reward is any TRL reward function ``f(prompts, completions, completion_ids, **columns) -> list[float]``. One
-that decides correctness also has ``is_correct(values) -> list[bool]``, which fills ``RolloutBatch.correct``.
+that decides correctness reports it beside the value: it has ``reports_correctness = True`` and sets
+``self.last_correct`` (one bool per completion of its last call), which fills ``RolloutBatch.correct``. The
+grader's verdict is never read back from the float (a reward whose partial credit equals its full credit would
+be misread). ``is_correct(values)`` stays for rewards written before ``last_correct``.
 """
 
 from __future__ import annotations
@@ -14,12 +17,11 @@ from __future__ import annotations
 import re
 
 from trl_reasoning.data.answers import completion_text, last_number, lenient_correct, same_number  # noqa: F401  (shared)
+from trl_reasoning.grading.extract import extract_answer
 
 
 def boxed_integer_value(text: str) -> str | None:
     """The last boxed answer of ``text`` if it is a plain integer (spaces and a trailing period allowed)."""
-    from trl_reasoning.grading.extract import extract_answer
-
     boxed = extract_answer(text)
     if boxed is None:
         return None
@@ -36,6 +38,8 @@ def strict_correct(text: str, answer: str) -> bool:
 class BoxedIntegerReward:
     """Exact boxed-integer reward with optional partial credit (see the module docstring)."""
 
+    reports_correctness = True  # sets last_correct on every call
+
     def __init__(self, correct_value: float = 1.0, wrong_value: float = 0.0, lenient_value: float = 0.0,
                  format_value: float = 0.0):
         self.correct_value = correct_value
@@ -43,11 +47,11 @@ class BoxedIntegerReward:
         self.lenient_value = lenient_value
         self.format_value = format_value
         self.__name__ = "boxed_integer"
+        self.last_correct: list[bool] = []
 
-    def score(self, text: str, answer: str) -> float:
-        from trl_reasoning.grading.extract import extract_answer
-
-        if strict_correct(text, answer):
+    def score(self, text: str, answer: str, correct: bool | None = None) -> float:
+        """The reward of one completion (``correct``: its ``strict_correct`` verdict, when already known)."""
+        if correct if correct is not None else strict_correct(text, answer):
             return self.correct_value
         if self.lenient_value and lenient_correct(text, answer):
             return self.lenient_value
@@ -58,7 +62,10 @@ class BoxedIntegerReward:
     def __call__(self, prompts, completions, completion_ids=None, answer=None, **kwargs) -> list[float]:
         if answer is None:
             raise ValueError("boxed_integer needs an `answer` column in the training data")
-        return [self.score(completion_text(c), str(a)) for c, a in zip(completions, answer)]
+        texts = [completion_text(c) for c in completions]
+        self.last_correct = [strict_correct(text, str(a)) for text, a in zip(texts, answer)]
+        return [self.score(text, str(a), correct) for text, a, correct in zip(texts, answer, self.last_correct)]
 
     def is_correct(self, values) -> list[bool]:
+        """Which values mean "correct" (``value == correct_value``); ``last_correct`` is the verdict itself."""
         return [v == self.correct_value for v in values]

@@ -6,7 +6,8 @@ r"""`CorrectnessReward`: 1.0 when a completion's final answer equals the row's r
     correctness = CorrectnessReward()            # dataset needs an `answer` column
     trainer = GRPOTrainer(model=..., reward_funcs=[correctness], train_dataset=dataset)
     ...
-    correct = correctness.is_correct(rewards)    # [True, False, ...]
+    rewards = correctness(prompts, completions, answer=answers)   # [1.0, 0.0, ...]
+    correctness.last_correct                     # [True, False, ...]: the grader's verdicts of that call
 
 It follows TRL's reward-function signature, `__call__(prompts, completions, completion_ids=None,
 answer=None, **kwargs) -> list[float]`; completions may be strings or conversations (lists of
@@ -27,6 +28,9 @@ answer=None, **kwargs) -> list[float]`; completions may be strings or conversati
   `correctness/timeouts` (comparisons that ran past `timeout` in this batch) are logged; TRL
   averages them over each logging window. Running totals are kept in `extract_failures`,
   `reference_failures`, `timeouts`, `graded` and `last_verdicts` (the verdicts of the latest call).
+* Correctness is reported beside the value (`reports_correctness = True`): `last_correct` holds
+  `verdict.equal` for each completion of the latest call, which the GRPO trainer gathers into
+  `RolloutBatch.correct`. `is_correct(values)` (value == correct_value) stays for older callers.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ __all__ = ["CorrectnessReward", "completion_text"]
 
 class CorrectnessReward:
     """A TRL reward function that scores final-answer correctness (see the module docstring)."""
+
+    reports_correctness = True  # sets last_correct on every call
 
     def __init__(
         self,
@@ -71,6 +77,7 @@ class CorrectnessReward:
         self.cache_hits = 0
         self._list_references: dict[str, bool] = {}
         self.last_verdicts: list[Verdict] = []
+        self.last_correct: list[bool] = []  # the verdict of each completion of the last call (interface: rewards)
 
     def _cached(self, key: tuple[str, str]) -> Verdict | None:
         verdict = self._cache.get(key)
@@ -131,6 +138,7 @@ class CorrectnessReward:
         self.reference_failures += reference_failures
         self.timeouts += timeouts
         self.last_verdicts = list(verdicts)
+        self.last_correct = [bool(verdict.equal) for verdict in verdicts]
         log_metric = kwargs.get("log_metric")
         if callable(log_metric) and verdicts:
             log_metric("correctness/extract_fail_rate", extract_failures / len(verdicts))
@@ -148,5 +156,5 @@ class CorrectnessReward:
         return known
 
     def is_correct(self, values) -> list[bool]:
-        """Which rewards mean "correct" (`value == correct_value`)."""
+        """Which rewards mean "correct" (`value == correct_value`); ``last_correct`` is the grader's verdict."""
         return [float(value) == self.correct_value for value in values]

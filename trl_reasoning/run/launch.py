@@ -25,6 +25,9 @@ import shlex
 import subprocess
 import sys
 
+from trl_reasoning.config.schema import ConfigError
+from trl_reasoning.console import console
+
 LAUNCHED_ENV = ("LOCAL_RANK", "WORLD_SIZE")
 
 
@@ -46,6 +49,8 @@ def run_arguments(args) -> list[str]:
         argv += ["--resume", str(args.resume)]
     if getattr(args, "allow_resume_mismatch", False):
         argv.append("--allow-resume-mismatch")
+    if getattr(args, "no_plots", False):
+        argv.append("--no-plots")
     return argv
 
 
@@ -72,8 +77,6 @@ def launch_command(run_argv: list[str], num_processes: int | None, accelerate_co
 
 def maybe_relaunch(args) -> int | None:
     """Start the run under a launcher when asked; returns the launcher's exit status, or ``None`` to run here."""
-    from trl_reasoning.console import console
-
     num_processes = getattr(args, "num_processes", None)
     config = getattr(args, "accelerate_config", None)
     if under_launcher():
@@ -85,8 +88,6 @@ def maybe_relaunch(args) -> int | None:
     if (num_processes is None or num_processes <= 1) and not config:
         return None
     if config and not os.path.exists(config):
-        from trl_reasoning.config.schema import ConfigError
-
         raise ConfigError("--accelerate-config", f"file not found: {config}")
     command = launch_command(run_arguments(args), num_processes, config)
     console.print(f"launching: {shlex.join(command)}", soft_wrap=True, markup=False, highlight=False)

@@ -1,4 +1,5 @@
-"""Trainer callbacks: step-begin schedules, plugin metrics, ``metrics.jsonl`` and the rich progress bar."""
+"""Trainer callbacks: step-begin schedules, plugin metrics, Hub pushes per save, ``metrics.jsonl`` and the rich
+progress bar."""
 
 from __future__ import annotations
 
@@ -7,33 +8,55 @@ import logging
 import math
 import time
 from pathlib import Path
+from typing import Callable
 
 from transformers import TrainerCallback
 
 from trl_reasoning.config.redact import redact
+from trl_reasoning.console import console, live_progress, remaining_seconds, step_line
 
 
 class HookCallback(TrainerCallback):
-    """Fires ``schedule`` at every step begin (all ranks) and merges ``metrics`` into each log line."""
+    """Fires ``schedule`` at every step begin (all ranks; trainers with an ``apply_schedule``, i.e. the GRPO
+    family) and merges ``metrics`` into each log line. Reads ``trainer.hook_present(name)``."""
 
     def __init__(self, trainer):
         self.trainer = trainer
 
+    def _schedules(self) -> bool:
+        return hasattr(self.trainer, "apply_schedule") and self.trainer.hook_present("schedule")
+
     def on_train_begin(self, args, state, control, **kwargs):
-        if self.trainer._has["schedule"]:
+        if self._schedules():
             self.trainer.apply_schedule(state.global_step)
 
     def on_step_begin(self, args, state, control, **kwargs):
-        if self.trainer._has["schedule"] and state.global_step > 0:
+        if state.global_step > 0 and self._schedules():
             self.trainer.apply_schedule(state.global_step)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         # Trainer's end-of-training summary (train_runtime, train_loss, ...) is logged under the last step again:
         # plugin metrics belong to the step's own line, not repeated on the summary line.
-        if logs is not None and self.trainer._has["metrics"] and "train_runtime" not in logs:
-            mode = "train" if self.trainer.model.training else "eval"
-            for result in self.trainer.pm.hook.metrics(trainer=self.trainer, mode=mode):
-                logs.update(result or {})
+        if logs is not None and "train_runtime" not in logs and self.trainer.hook_present("metrics"):
+            logs.update(self.trainer.hooks.metrics("train" if self.trainer.model.training else "eval"))
+
+
+class CheckpointPushCallback(TrainerCallback):
+    """``hub.push: every_save``: after each save, on the main process, ``push(checkpoint_dir)`` with the checkpoint
+    just committed. The caller injects ``push`` (``trl_reasoning.run`` binds ``lifecycle.hub.push_checkpoint``), so
+    the trainers never import the Hub code."""
+
+    def __init__(self, push: Callable[[str], object]):
+        self.push = push
+
+    def on_save(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+        folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+        if folder.is_dir():
+            self.push(str(folder))
 
 
 class MetricsFileCallback(TrainerCallback):
@@ -84,8 +107,6 @@ class RichProgressCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
             return
-        from trl_reasoning.console import console, live_progress
-
         self.started = self.step_started = time.time()
         self.first_step = state.global_step
         if self.live is None:
@@ -130,8 +151,6 @@ class RichProgressCallback(TrainerCallback):
             self.print_step(state)
 
     def print_step(self, state) -> None:
-        from trl_reasoning.console import console, remaining_seconds, step_line
-
         step, seconds = self.pending
         self.pending = None
         elapsed = time.time() - self.started

@@ -12,6 +12,8 @@ import torch
 
 from trl_reasoning.hookspecs import hookimpl
 
+GROUP_FILTER_PLUGIN = "core:group_filter"  # the name it is registered under (reserved: recipes cannot use it)
+
 
 def pass_rate_in_band(pass_rates: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
     """(num_groups,) bool: which pass rates lie in ``[lo, hi]``."""

@@ -1,43 +1,47 @@
 """``ReasoningGRPOTrainer``: TRL's ``GRPOTrainer`` with a hook at every phase of the step.
 
-It overrides these ``GRPOTrainer`` methods, each calling ``super()`` (a contract test pins their signatures):
+The hooks' combination rules live in ``trainer.hooks`` (``plugins/hooks.py: RunHooks``), the refill loop in
+``trainers/refill.py`` and the checkpoint protocol in ``trainers/base.py``. This file overrides these
+``GRPOTrainer`` methods, each calling ``super()`` (a contract test pins their signatures):
 
-* ``_generate_and_score_completions``: prompt selection and rewriting before generation (``select_prompts``,
-  ``transform_prompt``); after it, custom advantages, group filtering with optional refill rounds (dynamic
-  sampling, ``group_filter_max_rounds``, see ``trainers/refill.py``), the ``pg_loss_coef`` scale (0 gives
+* ``_generate_and_score_completions``: one ``GenerationRound`` per generation (``round=`` of the per-step hooks);
+  prompt selection and rewriting before it (``select_prompts``, ``transform_prompt``); after it, custom
+  advantages, group filtering with optional refill rounds (dynamic sampling), the ``pg_loss_coef`` scale (0 gives
   entropy-only training) and extra per-row fields for the loss.
 * ``_calculate_rewards``: builds the global ``RolloutBatch`` once rewards are gathered, lets plugins reshape rewards
-  (``shape_rewards``) and observe them (``on_rewards``), and warns on truncation and zero-variance groups.
-* ``_compute_loss``: adds ``loss_terms`` (reusing the forward pass's log-probs and entropies).
-* ``_get_per_token_logps_and_entropies``: keeps the training forward's log-probs and entropies for ``loss_terms``.
-* ``create_optimizer``, ``_get_train_sampler``, ``_save_checkpoint``, ``_load_optimizer_and_scheduler``:
-  plugin parameter groups, samplers and checkpointed plugin state; ``_get_output_dir`` points TRL's checkpoint
-  writer at a staging directory so a checkpoint appears under its name only when whole (``checkpoints.py``).
-* ``create_model_card``: writes trl-reasoning's model card (``hub.py``) where TRL writes its own.
+  (``shape_rewards``) and observe them (``on_rewards``; then the core's ``trainer.records`` is updated), and warns
+  on truncation and zero-variance groups.
+* ``_compute_loss`` / ``_get_per_token_logps_and_entropies``: ``loss_terms`` on the training forward's log-probs.
+* ``_get_train_sampler``: the epoch-seeded sampler, or a plugin's (``train_sampler``).
 
-With no active plugin and default settings every override is a pass-through (see ``benchmarks/overhead.py``).
+With no active plugin and default settings the overrides change nothing TRL computes; each generation round still
+builds the global ``RolloutBatch`` (for ``trainer.records`` and the metrics: one ``gather_object`` on more than one
+process), whose cost on one process ``benchmarks/overhead.py`` measures.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
-import os
 from dataclasses import dataclass, field
 
 import torch
+from accelerate.utils import broadcast_object_list, gather_object
 from trl import GRPOConfig, GRPOTrainer
-
 from trl.trainer.utils import RepeatSampler
 
-from trl_reasoning.config.schema import bounds, ordered_unit_interval
-from trl_reasoning.rollouts import LossContext, RolloutBatch
-from trl_reasoning.trainers.sampler import EpochSeededRepeatSampler
-from trl_reasoning.trainers.base import ReasoningTrainerMixin, collect_auxiliary_models
-
-logger = logging.getLogger("trl_reasoning")
-
+from trl_reasoning.config.schema import bounds, ordered_unit_interval, raise_all
+from trl_reasoning.console import console
+from trl_reasoning.data.answers import completion_text
+from trl_reasoning.data.prompts import PromptFormat
 from trl_reasoning.lifecycle.checkpoints import PLUGIN_STATE_FILE  # noqa: F401  (re-exported: where plugin state lives)
+from trl_reasoning.plugins.composition import check_composition
+from trl_reasoning.plugins.hooks import RunHooks
+from trl_reasoning.records import RECORDS_PLUGIN, RecordsPlugin
+from trl_reasoning.rollouts import CompletionRow, GenerationRound, LossContext, RolloutBatch
+from trl_reasoning.trainers.base import ReasoningTrainerMixin
+from trl_reasoning.trainers.group_filter import GROUP_FILTER_PLUGIN, PassRateBand
+from trl_reasoning.trainers.refill import GeneratedRound, refill_groups
+from trl_reasoning.trainers.sampler import EpochSeededRepeatSampler
 
 
 @dataclass
@@ -66,42 +70,41 @@ class ReasoningGRPOTrainer(ReasoningTrainerMixin, GRPOTrainer):
 
         trainer = ReasoningGRPOTrainer(model=model, reward_funcs=[reward], args=ReasoningGRPOConfig(...),
                                        train_dataset=dataset, processing_class=tokenizer, plugin_manager=pm)
+
+    ``trainer.records`` is the run's per-prompt record (``trl_reasoning.records``), ``trainer.hooks`` the typed hook
+    facade, ``trainer.prompt_format`` the recipe's prompt renderer (``None`` without a recipe) and
+    ``trainer.last_batch`` the ``RolloutBatch`` of the latest training step (for inspection; no core code reads it).
     """
 
     config_class = ReasoningGRPOConfig
 
-    def __init__(self, *args, plugin_manager=None, recipe=None, **kwargs):
-        from trl_reasoning.plugins.manager import PluginManager
-
-        self.pm = plugin_manager if plugin_manager is not None else PluginManager(discover=False)
-        self.recipe = recipe
-        self.auxiliary: dict[str, torch.nn.Module] = {}
-        self._last_batch: RolloutBatch | None = None
-        self._forward_cache = None
-        self._warned: set[str] = set()
-        model = kwargs.get("model", args[0] if args else None)
-        if model is not None and not isinstance(model, str):
-            self.pm.hook.modify_model(model=model, processing_class=kwargs.get("processing_class"), recipe=recipe)
-        super().__init__(*args, **kwargs)
+    def _configure(self) -> None:
         for option in dataclasses.fields(ReasoningGRPOConfig):  # a plain GRPOConfig (or args=None, which TRL fills
             if option.init and not hasattr(self.args, option.name):  # with one): our options take their defaults
                 setattr(self.args, option.name, option.default if option.default is not dataclasses.MISSING
                         else option.default_factory())
-        if self.args.group_filter is not None and "group_filter" not in self.pm.active:
-            from trl_reasoning.trainers.group_filter import PassRateBand
-
-            self.pm.register_active("group_filter", PassRateBand(*self.args.group_filter))
-        self._has = {name: bool(getattr(self.pm.hook, name).get_hookimpls()) for name in (
-            "select_prompts", "transform_prompt", "shape_rewards", "on_rewards", "filter_groups", "advantages",
-            "extra_batch_fields", "loss_terms", "schedule", "metrics")}
-        self._correct_func = next((i for i, f in enumerate(self.reward_funcs) if hasattr(f, "is_correct")), None)
-        for name, module in collect_auxiliary_models(self).items():
-            self.auxiliary[name] = module
-        from trl_reasoning.trainers.callbacks import HookCallback
-
-        # first, so the plugin metrics it merges into each log line reach metrics.jsonl and report_to loggers
-        self.callback_handler.callbacks.insert(0, HookCallback(self))
-        self.pm.hook.trainer_ready(trainer=self)
+        self.hooks = RunHooks(self.pm, self)
+        self._warned: set[str] = set()
+        self.last_batch: RolloutBatch | None = None
+        self._round: GenerationRound | None = None  # the round TRL is generating (read by _calculate_rewards)
+        self._round_batch: RolloutBatch | None = None  # its record, built inside TRL's generation (see below)
+        self._forward_cache = None
+        for name in (RECORDS_PLUGIN, GROUP_FILTER_PLUGIN):  # a stage's trainer replaces the previous stage's
+            self.pm.unregister(name)
+        self._records_plugin = RecordsPlugin()
+        self.pm.register_active(RECORDS_PLUGIN, self._records_plugin)
+        self.records = self._records_plugin.records
+        if self.args.group_filter is not None:
+            self.pm.register_active(GROUP_FILTER_PLUGIN, PassRateBand(*self.args.group_filter))
+        compose = dict(getattr(self.recipe, "compose", None) or self.pm.composition)
+        # prepare() checked the recipe; this covers plugins registered since (a trainer's internal plugin) and
+        # trainers built without a recipe
+        raise_all(check_composition(self.pm, compose=compose), "the plugins' composition")
+        self.pm.set_composition(compose)
+        self._correct_func = next((i for i, f in enumerate(self.reward_funcs)
+                                   if getattr(f, "reports_correctness", False) or hasattr(f, "is_correct")), None)
+        data = getattr(self.recipe, "data", None)
+        self.prompt_format = PromptFormat.from_section(data) if data is not None else None
 
     # -- setup ------------------------------------------------------------------------------------------------------
 
@@ -115,125 +118,71 @@ class ReasoningGRPOTrainer(ReasoningTrainerMixin, GRPOTrainer):
 
     # -- generation ---------------------------------------------------------------------------------------------------
 
+    def next_round(self, round_index: int) -> GenerationRound:
+        """The context of the next generation round of this step (the run's round counter is checkpointed)."""
+        round = GenerationRound(step=self.state.global_step, round_index=round_index, is_refill=round_index > 0,
+                                generation=self._records_plugin.generation)
+        self._records_plugin.generation += 1
+        return round
+
     def _generate_and_score_completions(self, inputs):
-        training = self.model.training
-        if training and (self._has["select_prompts"] or self._has["transform_prompt"]):
-            inputs = self._rewrite_prompts(inputs)
-        self._last_batch = None
-        output = super()._generate_and_score_completions(inputs)
-        if not training or self._last_batch is None:
+        if not self.model.training:
+            return super()._generate_and_score_completions(inputs)
+        first = self._generate_round(inputs, self.next_round(0))
+        output, batch = first.output, first.batch
+        if batch is None:  # a subclass's _calculate_rewards did not build the record
             return output
-        batch = self._last_batch
-        output["advantages"] = self._custom_advantages(batch, inputs, output)
-        keep = self._kept_groups(batch)
+        keep = self.hooks.kept_groups(batch)
         if keep is not None and self.args.group_filter_max_rounds > 0:
             self._metrics["train"]["group_filter/first_round_kept_fraction"].append(keep.float().mean().item())
             if not keep.all():
-                output, batch, keep = self._refill_groups(len(inputs), output, batch, keep)
-                self._last_batch = batch
+                output, batch, keep = refill_groups(self, self._generate_round, len(inputs), first, keep)
         advantages = output["advantages"]  # (B_local,) or (B_local, T)
         if keep is not None:
             row_keep = keep.repeat_interleave(batch.num_generations)[batch.local_slice]  # (B_local,)
-            row_keep = row_keep.to(advantages.device)
-            advantages = advantages * (row_keep.view(-1, *[1] * (advantages.dim() - 1))).to(advantages.dtype)
+            row_keep = row_keep.to(advantages.device).view(-1, *[1] * (advantages.dim() - 1))  # (B_local, 1...)
+            advantages = advantages * row_keep.to(advantages.dtype)  # (B_local,) or (B_local, T)
             self._metrics["train"]["group_filter/kept_fraction"].append(keep.float().mean().item())
         if self.args.pg_loss_coef != 1.0:
-            advantages = advantages * self.args.pg_loss_coef
+            advantages = advantages * self.args.pg_loss_coef  # (B_local,) or (B_local, T)
         output["advantages"] = advantages
-        if self._has["extra_batch_fields"]:
-            for result in self.pm.hook.extra_batch_fields(trainer=self, batch=batch, inputs=inputs, output=output):
-                for key, value in (result or {}).items():
-                    if key in output:
-                        raise ValueError(f"extra_batch_fields: {key!r} would overwrite TRL's own field")
-                    output[key] = value
+        output.update(self.hooks.extra_fields(batch, first.inputs, output, given=first.extra_fields))
+        self.last_batch = batch
         return output
 
-    def _custom_advantages(self, batch: RolloutBatch, inputs, output) -> torch.Tensor:
-        advantages = output["advantages"]  # (B_local,) GRPO's
-        if self._has["advantages"]:
-            custom = self.pm.hook.advantages(trainer=self, batch=batch, inputs=inputs, output=output)
-            if custom is not None:
-                advantages = custom.to(advantages.device)  # (B_local,) or (B_local, T)
-        return advantages
+    def _generate_round(self, inputs: list[dict], round: GenerationRound) -> GeneratedRound:
+        """One generation round: prompts selected and rewritten, TRL's generation and scoring, custom advantages."""
+        if self.hooks.present("select_prompts") or self.hooks.present("transform_prompt"):
+            inputs = self._rewrite_prompts(inputs, round)
+        # TRL calls _calculate_rewards from inside its generation and returns only tensors, so the round goes in
+        # and the record built there comes out through the trainer (set, read and cleared around this one call).
+        self._round, self._round_batch = round, None
+        try:
+            output = super()._generate_and_score_completions(inputs)
+        finally:
+            self._round = None
+        batch, self._round_batch = self._round_batch, None
+        custom = self.hooks.advantages(batch, inputs, output) if batch is not None else None
+        if custom is not None:
+            output["advantages"] = custom.values.to(output["advantages"].device)  # (B_local,) or (B_local, T)
+        return GeneratedRound(inputs, output, batch, custom.extra_fields if custom is not None else {})
 
-    def eligible_rows(self) -> list[int]:
+    def eligible_rows(self, round: GenerationRound | None = None) -> list[int]:
         """Indices of ``train_dataset`` rows eligible now: all rows narrowed by the ``candidate_rows`` chain."""
-        indices = list(range(len(self.train_dataset)))
-        return self.pm.call_chain("candidate_rows", "indices", indices, trainer=self, dataset=self.train_dataset)
+        return self.hooks.candidate_rows(list(range(len(self.train_dataset))), round)
 
-    def _replacement_inputs(self, local_size: int, round_index: int) -> list[dict]:
-        """This rank's rows of a fresh generation batch for dynamic sampling: unique prompts drawn from the eligible
-        rows with a generator keyed by (seed, step, round), identical on every rank, expanded to groups."""
-        import random
-
-        G = self.num_generations
-        count = local_size * self.accelerator.num_processes // G
-        eligible = self.eligible_rows()
-        if not eligible:
-            raise ValueError("group_filter_max_rounds: candidate_rows left no eligible training rows")
-        rng = random.Random(f"refill:{self.args.seed}:{self.state.global_step}:{round_index}")
-        picked = rng.sample(eligible, count) if len(eligible) >= count else [rng.choice(eligible) for _ in range(count)]
-        expanded = [dict(self.train_dataset[i]) for i in picked for _ in range(G)]
-        start = self.accelerator.process_index * local_size
-        rows = expanded[start:start + local_size]
-        if self._has["select_prompts"] or self._has["transform_prompt"]:
-            rows = self._rewrite_prompts(rows)
-        return rows
-
-    def _refill_groups(self, local_size: int, output: dict, batch: RolloutBatch, keep: torch.Tensor):
-        """Dynamic sampling: generate replacement rounds until the batch's groups pass ``group_filter`` (or
-        ``group_filter_max_rounds`` is reached), then lay out the picked groups (see ``trainers/refill.py``)."""
-        from trl_reasoning.trainers.refill import assemble_output, gather_output, global_token_count, plan_groups, take_groups
-
-        pad = self.processing_class.pad_token_id if hasattr(self.processing_class, "pad_token_id") else 0
-        pad = 0 if pad is None else pad
-        rounds, batches, keeps = [gather_output(self.accelerator, output, pad)], [batch], [keep]
-        for round_index in range(1, self.args.group_filter_max_rounds + 1):
-            if sum(int(k.sum()) for k in keeps) >= batch.num_groups:
-                break
-            inputs = self._replacement_inputs(local_size, round_index)
-            self._last_batch = None
-            out = super()._generate_and_score_completions(inputs)
-            out["advantages"] = self._custom_advantages(self._last_batch, inputs, out)
-            rounds.append(gather_output(self.accelerator, out, pad))
-            batches.append(self._last_batch)
-            round_keep = self._kept_groups(self._last_batch)
-            keeps.append(round_keep if round_keep is not None else torch.ones(batch.num_groups, dtype=torch.bool))
-        self._metrics["train"]["group_filter/rounds"].append(float(len(rounds)))
-        picks, kept = plan_groups(keeps, batch.num_groups)
-        output = {**output, **assemble_output(rounds, picks, self.num_generations, batch.local_slice, pad)}
-        output["num_items_in_batch"] = global_token_count(rounds, picks, self.num_generations,
-                                                          output["completion_ids"].device)
-        return output, take_groups(batches, picks), kept
-
-    def _kept_groups(self, batch: RolloutBatch):
-        keep = None
-        if self._has["filter_groups"]:
-            for result in self.pm.hook.filter_groups(trainer=self, batch=batch):
-                if result is not None:
-                    result = result.bool().cpu()
-                    keep = result if keep is None else keep & result
-        return keep
-
-    def _rewrite_prompts(self, inputs: list[dict]) -> list[dict]:
+    def _rewrite_prompts(self, inputs: list[dict], round: GenerationRound) -> list[dict]:
         """Select and rewrite the unique prompts of the global generation batch on the main process, broadcast."""
-        from accelerate.utils import broadcast_object_list, gather_object
-
         G = self.num_generations
         local = len(inputs)
         all_rows = gather_object(inputs)  # global order, groups contiguous
-        unique = [all_rows[i] for i in range(0, len(all_rows), G)]
         chosen = [None]
         if self.accelerator.is_main_process:
-            rows = unique
-            if self._has["select_prompts"]:
-                selected = self.pm.hook.select_prompts(trainer=self, rows=rows, num_prompts=len(rows))
-                if selected is not None:
-                    if len(selected) != len(rows):
-                        raise ValueError(f"select_prompts returned {len(selected)} rows, expected {len(rows)}")
-                    rows = list(selected)
-            if self._has["transform_prompt"]:
-                rows = [self.pm.call_chain("transform_prompt", "row", dict(row), trainer=self) for row in rows]
+            unique = [all_rows[i] for i in range(0, len(all_rows), G)]
+            rows = self.hooks.select_prompts(unique, len(unique), round) or unique
+            rows = self.hooks.transform_prompts(rows, round)
+            if any("prompt_variant" in row for row in rows):  # TRL reads reward columns from the first row's keys
+                rows = [{**row, "prompt_variant": row.get("prompt_variant", "")} for row in rows]
             chosen = [rows]
         broadcast_object_list(chosen, from_process=0)
         expanded = [dict(row) for row in chosen[0] for _ in range(G)]
@@ -246,59 +195,50 @@ class ReasoningGRPOTrainer(ReasoningTrainerMixin, GRPOTrainer):
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)  # (B, F)
         if not self.model.training:
             return rewards_per_func
-        batch = self._build_batch(inputs, prompts, completions, completion_ids_list, rewards_per_func)
-        if self._has["shape_rewards"]:
-            for result in self.pm.hook.shape_rewards(trainer=self, batch=batch):
-                for name, values in (result or {}).items():
-                    if name not in batch.reward_names:
-                        raise ValueError(f"shape_rewards: no reward function named {name!r} "
-                                         f"(have {batch.reward_names})")
-                    column = batch.reward_names.index(name)
-                    rewards_per_func[:, column] = values.to(rewards_per_func)  # (B,)
-            batch.rewards = rewards_per_func.detach().float().cpu()
-        if self._has["on_rewards"]:
-            self.pm.hook.on_rewards(trainer=self, batch=batch)
+        round = self._round if self._round is not None else self.next_round(0)  # called outside our generation
+        batch = self._build_batch(inputs, prompts, completions, completion_ids_list, rewards_per_func, round)
+        shaped = self.hooks.shape_rewards(batch)
+        for name, values in shaped.items():
+            rewards_per_func[:, batch.reward_names.index(name)] = values.to(rewards_per_func)  # (B,)
+        if shaped:
+            batch.rewards = rewards_per_func.detach().float().cpu()  # (B, F)
+        self.hooks.on_rewards(batch)  # core:records updates trainer.records last (trylast)
         self._record_batch_metrics(batch)
-        self._last_batch = batch
+        self._round_batch = batch
         return rewards_per_func
 
-    def _build_batch(self, inputs, prompts, completions, completion_ids_list, rewards_per_func) -> RolloutBatch:
-        from accelerate.utils import gather_object
+    def _local_correct(self, count: int) -> list[bool] | None:
+        """This rank's ``correct`` flags from the correctness reward's ``last_correct`` (``None``: not reported)."""
+        func = self.reward_funcs[self._correct_func] if self._correct_func is not None else None
+        if not getattr(func, "reports_correctness", False):
+            return None
+        flags = list(getattr(func, "last_correct", None) or [])
+        if len(flags) != count:
+            raise ValueError(f"reward {getattr(func, '__name__', func)!r} reports correctness but its last_correct "
+                             f"holds {len(flags)} flags for {count} completions")
+        return [bool(f) for f in flags]
 
-        eos = self.processing_class.eos_token_id if hasattr(self.processing_class, "eos_token_id") else None
+    def _build_batch(self, inputs, prompts, completions, completion_ids_list, rewards_per_func,
+                     round: GenerationRound) -> RolloutBatch:
+        eos = getattr(self.processing_class, "eos_token_id", None)
         limit = self.max_completion_length
-        local_meta = [
-            (row.get("prompt_id", -1), ids, len(ids) >= limit and (not ids or ids[-1] != eos))
-            for row, ids in zip(inputs, completion_ids_list)
-        ]
-        single = self.accelerator.num_processes == 1
-        meta = local_meta if single else gather_object(local_meta)
-        all_prompts = prompts if single else gather_object(list(prompts))
-        all_completions = completions if single else gather_object(list(completions))
-        all_rows = inputs if single else gather_object([{k: v for k, v in r.items()} for r in inputs])
-        texts = [c if isinstance(c, str) else (c[-1]["content"] if c else "") for c in all_completions]
+        flags = self._local_correct(len(inputs))
+        local = [CompletionRow(row.get("prompt_id", -1), ids, len(ids) >= limit and (not ids or ids[-1] != eos),
+                               prompt, completion_text(completion), dict(row), None if flags is None else flags[i])
+                 for i, (row, ids, prompt, completion) in enumerate(zip(inputs, completion_ids_list, prompts,
+                                                                          completions))]
+        rows = local if self.accelerator.num_processes == 1 else gather_object(local)  # one gather, (B,) rows
         rewards = rewards_per_func.detach().float().cpu()  # (B, F)
         correct = None
-        if self._correct_func is not None:
+        if flags is not None:
+            correct = torch.tensor([r.correct for r in rows], dtype=torch.bool)  # (B,)
+        elif self._correct_func is not None:  # a reward that predates last_correct: read back from its values
             func = self.reward_funcs[self._correct_func]
             correct = torch.tensor(func.is_correct(rewards[:, self._correct_func].tolist()), dtype=torch.bool)  # (B,)
-        return RolloutBatch(
-            step=self.state.global_step,
-            num_generations=self.num_generations,
-            prompt_ids=[int(m[0]) for m in meta],
-            prompts=list(all_prompts),
-            completions=texts,
-            completion_token_ids=[list(m[1]) for m in meta],
-            completion_lengths=torch.tensor([len(m[1]) for m in meta], dtype=torch.long),  # (B,)
-            truncated=torch.tensor([bool(m[2]) for m in meta], dtype=torch.bool),  # (B,)
-            rewards=rewards,
-            reward_names=list(self.reward_func_names),
-            reward_weights=self.reward_weights.detach().float().cpu(),  # (F,)
-            correct=correct,
-            rows=list(all_rows),
-            process_index=self.accelerator.process_index,
-            local_size=len(inputs),
-        )
+        return RolloutBatch.from_rows(
+            rows, rewards, correct, step=self.state.global_step, num_generations=self.num_generations,
+            reward_names=list(self.reward_func_names), reward_weights=self.reward_weights.detach().float().cpu(),
+            process_index=self.accelerator.process_index, local_size=len(inputs), round=round)
 
     def _record_batch_metrics(self, batch: RolloutBatch) -> None:
         metrics = self._metrics["train"]
@@ -317,8 +257,6 @@ class ReasoningGRPOTrainer(ReasoningTrainerMixin, GRPOTrainer):
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned and self.accelerator.is_main_process:
             self._warned.add(key)
-            from trl_reasoning.console import console
-
             console.print(f"[yellow]warning:[/] {message}")
 
     # -- loss ---------------------------------------------------------------------------------------------------------
@@ -327,38 +265,32 @@ class ReasoningGRPOTrainer(ReasoningTrainerMixin, GRPOTrainer):
                                            compute_entropy=False, *args, **kwargs):
         result = super()._get_per_token_logps_and_entropies(model, input_ids, attention_mask, logits_to_keep,
                                                              batch_size, compute_entropy, *args, **kwargs)
-        if self._has.get("loss_terms") and torch.is_grad_enabled() and compute_entropy:
+        # TRL's _compute_loss runs the training forward here and keeps the result to itself: keep it for
+        # loss_terms (set and cleared within one _compute_loss)
+        if torch.is_grad_enabled() and compute_entropy and self.hooks.present("loss_terms"):
             self._forward_cache = result  # (logps (B,T), entropies (B,T), aux)
         return result
 
     def _compute_loss(self, model, inputs):
         self._forward_cache = None
         loss = super()._compute_loss(model, inputs)
-        if not self._has["loss_terms"] or not self.model.training:
+        if not self.model.training or not self.hooks.present("loss_terms"):
             return loss
         logps, entropies = (self._forward_cache[0], self._forward_cache[1]) if self._forward_cache else (None, None)
+        self._forward_cache = None
         ctx = LossContext(per_token_logps=logps, entropies=entropies, completion_mask=inputs["completion_mask"],
                           inputs=inputs, grad_accum_steps=self.current_gradient_accumulation_steps,
                           step=self.state.global_step)
-        for result in self.pm.hook.loss_terms(trainer=self, model=model, inputs=inputs, ctx=ctx):
-            for name, term in (result or {}).items():
-                loss = loss + term / self.current_gradient_accumulation_steps
-                self._metrics["train"][f"loss/{name}"].append(term.detach().float().item())
-        self._forward_cache = None
+        for name, term in self.hooks.loss_terms(model, inputs, ctx).items():
+            loss = loss + term / self.current_gradient_accumulation_steps
+            self._metrics["train"][f"loss/{name}"].append(term.detach().float().item())
         return loss
 
     # -- scheduling -------------------------------------------------------------------------------------------------
 
     def apply_schedule(self, step: int) -> dict:
-        """Merge every plugin's ``schedule`` for ``step`` and apply the core keys."""
-        merged: dict = {}
-        owners: dict = {}
-        for name, result in self.pm.call_each("schedule", trainer=self, step=step).items():
-            for key, value in result.items():
-                if key in merged and merged[key] != value and key in CORE_SCHEDULE_KEYS:
-                    raise ValueError(f"plugins {owners[key]!r} and {name!r} both schedule {key!r}")
-                merged[key] = value
-                owners[key] = name
+        """Merge every plugin's ``schedule`` for ``step`` (``RunHooks.schedule``) and apply the core keys."""
+        merged = self.hooks.schedule(step)
         if "max_completion_length" in merged:
             self.set_max_completion_length(int(merged["max_completion_length"]))
         if "beta" in merged:
@@ -380,6 +312,3 @@ class ReasoningGRPOTrainer(ReasoningTrainerMixin, GRPOTrainer):
             self.generation_kwargs["max_new_tokens"] = n
         if getattr(self, "vllm_generation", None) is not None:
             self.vllm_generation.max_completion_length = n
-
-
-CORE_SCHEDULE_KEYS = ("max_completion_length", "beta")

@@ -8,17 +8,74 @@ first, the batch is topped up with filtered groups from the earliest rounds, sti
 always holds ``m`` whole groups and TRL's shapes never change.
 
 Groups straddle processes, so each round's output is gathered (padded to a common width), the picked groups are
-laid out in global order, and each process takes back its own slice. The pure part (which groups to keep) is
-``plan_groups``; the tensor part is ``gather_output`` / ``assemble_output``; the record part is ``take_groups``.
+laid out in global order, and each process takes back its own slice. The loop is ``refill_groups``; the pure part
+(which groups to keep) is ``plan_groups``; the tensor part is ``gather_output`` / ``assemble_output``; the record
+part is ``take_groups``. Each replacement round is a ``GenerationRound`` with ``is_refill=True`` and an increasing
+``round_index``, which every per-step hook receives as ``round``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import random
+from typing import Callable
 
 import torch
 
-from trl_reasoning.rollouts import RolloutBatch
+from trl_reasoning.rollouts import GenerationRound, RolloutBatch
+
+
+@dataclasses.dataclass
+class GeneratedRound:
+    """One generation round as the trainer produced it."""
+
+    inputs: list[dict]  # (B_local,) the rows generated from, after select_prompts / transform_prompt
+    output: dict  # TRL's generation output for this rank (advantages already the plugin's, if any)
+    batch: RolloutBatch | None  # the global record (None when no record was built)
+    extra_fields: dict  # per-row loss fields the advantages hook returned with its advantages
+
+
+def replacement_rows(trainer, local_size: int, round: GenerationRound) -> list[dict]:
+    """This rank's rows of a fresh generation batch: unique prompts drawn from the eligible rows with a generator
+    keyed by (seed, step, round), identical on every rank, expanded to groups (prompts not yet rewritten)."""
+    G = trainer.num_generations
+    count = local_size * trainer.accelerator.num_processes // G
+    eligible = trainer.eligible_rows(round)
+    if not eligible:
+        raise ValueError("group_filter_max_rounds: candidate_rows left no eligible training rows")
+    rng = random.Random(f"refill:{trainer.args.seed}:{round.step}:{round.round_index}")
+    picked = rng.sample(eligible, count) if len(eligible) >= count else [rng.choice(eligible) for _ in range(count)]
+    expanded = [dict(trainer.train_dataset[i]) for i in picked for _ in range(G)]
+    start = trainer.accelerator.process_index * local_size
+    return expanded[start:start + local_size]
+
+
+def refill_groups(trainer, generate_round: Callable[[list[dict], GenerationRound], GeneratedRound], local_size: int,
+                  first: GeneratedRound, keep: torch.Tensor) -> tuple[dict, RolloutBatch, torch.Tensor]:
+    """Generate replacement rounds until the batch's groups pass ``group_filter`` (or ``group_filter_max_rounds``
+    is reached), then lay out the picked groups: ``(output, batch, kept (num_groups,))``."""
+    if first.extra_fields:
+        raise ValueError("group_filter_max_rounds: the advantages hook returned extra loss fields, which refill "
+                         "rounds cannot reassemble; set trainer.group_filter_max_rounds: 0")
+    batch = first.batch
+    pad = getattr(trainer.processing_class, "pad_token_id", None)
+    pad = 0 if pad is None else pad
+    rounds, batches, keeps = [gather_output(trainer.accelerator, first.output, pad)], [batch], [keep]
+    for round_index in range(1, trainer.args.group_filter_max_rounds + 1):
+        if sum(int(k.sum()) for k in keeps) >= batch.num_groups:
+            break
+        round = trainer.next_round(round_index)
+        done = generate_round(replacement_rows(trainer, local_size, round), round)
+        rounds.append(gather_output(trainer.accelerator, done.output, pad))
+        batches.append(done.batch)
+        round_keep = trainer.hooks.kept_groups(done.batch)
+        keeps.append(round_keep if round_keep is not None else torch.ones(batch.num_groups, dtype=torch.bool))
+    trainer._metrics["train"]["group_filter/rounds"].append(float(len(rounds)))
+    picks, kept = plan_groups(keeps, batch.num_groups)
+    output = {**first.output, **assemble_output(rounds, picks, trainer.num_generations, batch.local_slice, pad)}
+    output["num_items_in_batch"] = global_token_count(rounds, picks, trainer.num_generations,
+                                                      output["completion_ids"].device)
+    return output, take_groups(batches, picks), kept
 
 # TRL output key -> (padding side, padding value). "pad" means the tokenizer's pad token.
 PADDED_KEYS = {
@@ -144,4 +201,5 @@ def take_groups(batches: list[RolloutBatch], picks: list[tuple[int, int]]) -> Ro
         rewards=cat("rewards"),  # (B, F)
         correct=correct,
         rows=[batches[r].rows[i] for r, i in rows] if all(b.rows for b in batches) else [],
+        variants=[batches[r].variants[i] for r, i in rows] if all(b.variants for b in batches) else [],
     )

@@ -9,11 +9,14 @@ whole completion: a template that rewrites assistant turns (DeepSeek-R1-Distill'
 ``trl_reasoning.data.LITERAL_TEMPLATES``), which keep the reasoning. It fires the setup hooks
 that make sense without rollouts: ``modify_model`` (InRa inserts its layer here), ``auxiliary_models`` (teachers,
 reachable as ``trainer.auxiliary[name]``), ``param_groups``, ``trainer_ready``, ``metrics`` and the checkpointed
-``plugin_state``. Per-step rollout hooks (``select_prompts``, ``on_rewards``, ``loss_terms``...) do not fire: there
-are no rollouts. It overrides ``create_optimizer``, ``_save_checkpoint`` and ``_load_optimizer_and_scheduler``,
-each calling ``super()``; subclasses (TrRa's ``distill``) override ``compute_loss``.
+``plugin_state``. Per-step rollout hooks (``select_prompts``, ``on_rewards``, ``loss_terms``...) never fire: there
+are no rollouts, and ``calls_hooks`` lets the composition check refuse, before any load, a plugin that acts only
+through them. Checkpoints, resume checks, plugin state, optimizer groups and the model card are the shared
+trainer base's (``trainers/base.py``: whole-or-absent checkpoints with metadata, so ``--resume`` works as for
+GRPO); this class adds only the dataset building and the template check above. Subclasses (TrRa's ``distill``)
+override ``compute_loss``.
 
-``trl_reasoning.run.build_trainer`` builds it through the classmethod ``from_run`` instead of the GRPO path::
+``trl_reasoning.run`` builds it with ``trl_reasoning.run.build_sft.build_sft_trainer`` (model, rows, fingerprint)::
 
     trainer:
       algorithm: sft
@@ -24,15 +27,14 @@ each calling ``super()``; subclasses (TrRa's ``distill``) override ``compute_los
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
-import torch
 from trl import SFTConfig, SFTTrainer
 
-from trl_reasoning.trainers.base import add_plugin_param_groups, collect_auxiliary_models
-
-PLUGIN_STATE_FILE = "plugin_state.pt"
+from trl_reasoning.config.schema import ConfigError
+from trl_reasoning.data import DataError, load_train_rows
+from trl_reasoning.data.prompts import PromptFormat
+from trl_reasoning.trainers.base import ReasoningTrainerMixin
 
 
 @dataclass
@@ -57,8 +59,7 @@ def sft_rows(rows: list[dict], section, completion_column: str, completion_templ
     Conversational templates give ``prompt`` as messages and ``completion`` as one assistant message; the
     ``plain`` template gives two strings.
     """
-    from trl_reasoning.data import DataError, render_prompt
-
+    prompt_format = PromptFormat.from_section(section)
     out = []
     for i, row in enumerate(rows):
         if completion_template is not None:
@@ -77,8 +78,7 @@ def sft_rows(rows: list[dict], section, completion_column: str, completion_templ
             raise DataError(f"row {i} of {section.train!r} has no {section.problem_column!r} column "
                             f"(columns: {sorted(row)}); set data.problem_column")
         problem = _text(row[section.problem_column])
-        prompt = render_prompt(problem, section.template, system_prompt=section.system_prompt,
-                               user_template=section.user_template, few_shot=getattr(section, "few_shot", None))
+        prompt = prompt_format.render(problem)
         completion = target if isinstance(prompt, str) else [{"role": "assistant", "content": target}]
         out.append({"prompt": prompt, "completion": completion})
     return out
@@ -93,8 +93,6 @@ def check_completions_kept(dataset, processing_class, template: str, chat_templa
     no tokenising) and must contain its completion. String rows (``plain`` and the literal templates) are
     ``prompt + completion`` by construction and are not rendered. Raises ``ConfigError("data.template", ...)``.
     """
-    from trl_reasoning.config.schema import ConfigError
-
     if len(dataset) == 0 or isinstance(dataset[0]["prompt"], str):  # one column type: all rows are strings
         return
     for i, row in enumerate(dataset):
@@ -145,98 +143,43 @@ def _text(value) -> str:
 
 def load_sft_dataset(section, completion_column: str, completion_template: str | None = None):
     """The ``datasets.Dataset`` of prompt/completion pairs for a recipe's ``data`` section."""
-    import datasets
-
-    from trl_reasoning.data import load_train_rows
+    import datasets  # heavy: only when a dataset is built
 
     rows = load_train_rows(section)
     return datasets.Dataset.from_list(sft_rows(rows, section, completion_column, completion_template))
 
 
-class ReasoningSFTTrainer(SFTTrainer):
-    """SFT with trl-reasoning's setup hooks. Build it with ``from_run`` (what ``trl-reason run`` does) or directly::
+class ReasoningSFTTrainer(ReasoningTrainerMixin, SFTTrainer):
+    """SFT with trl-reasoning's setup hooks and checkpoints. ``trl-reason run`` builds it with
+    ``trl_reasoning.run.build_sft.build_sft_trainer``; directly::
 
         trainer = ReasoningSFTTrainer(model=model, args=ReasoningSFTConfig(...), train_dataset=pairs,
                                       processing_class=tokenizer, plugin_manager=pm, recipe=recipe)
-    """
+
+    Besides ``SFTTrainer``'s arguments it takes the base's ``plugin_manager``, ``recipe``, ``data_fingerprint``,
+    ``fresh_optimizer`` and ``card_writer`` (``trainers/base.py``)."""
 
     config_class = ReasoningSFTConfig
+    # The hooks this trainer ever calls (plugins.composition refuses, before any load, an active plugin that acts
+    # only through others: it would do nothing here). No rollouts: no prompt, reward, advantage or loss hooks.
+    calls_hooks = frozenset({
+        "register_trainers", "register_rewards", "register_commands", "register_eval_options", "validate_run",
+        "run_stages", "modify_model", "auxiliary_models", "param_groups", "trainer_ready", "metrics", "plugin_state",
+        "load_plugin_state", "inference_model", "model_card_sections"})
 
-    def __init__(self, *args, plugin_manager=None, recipe=None, **kwargs):
-        from trl_reasoning.plugins.manager import PluginManager
-
-        self.pm = plugin_manager if plugin_manager is not None else PluginManager(discover=False)
-        self.recipe = recipe
-        self.auxiliary: dict[str, torch.nn.Module] = {}
-        self.data_fingerprint = None
-        model = kwargs.get("model", args[0] if args else None)
-        if model is not None and not isinstance(model, str):
-            self.pm.hook.modify_model(model=model, processing_class=kwargs.get("processing_class"), recipe=recipe)
+    def __init__(self, *args, recipe=None, **kwargs):
         sft_args = kwargs.get("args", args[1] if len(args) > 1 else None)
-        pairs, processing_class = kwargs.get("train_dataset"), kwargs.get("processing_class")
-        template = recipe.data.template if recipe is not None else "chat"
-        check_early = getattr(sft_args, "chat_template_path", None) is None
-        if pairs is not None and processing_class is not None and check_early:
-            check_completions_kept(pairs, processing_class, template)
-        super().__init__(*args, **kwargs)
-        if pairs is not None and processing_class is not None and not check_early:  # TRL loaded the template
-            check_completions_kept(pairs, processing_class, template, chat_template=self.chat_template)
-        self._has = {"schedule": False, "metrics": bool(self.pm.hook.metrics.get_hookimpls())}
-        self.auxiliary.update(collect_auxiliary_models(self))
-        from trl_reasoning.trainers.callbacks import HookCallback
+        self._pairs, self._template = kwargs.get("train_dataset"), recipe.data.template if recipe is not None else "chat"
+        # with chat_template_path TRL loads the template in its __init__: check after it (in _configure)
+        self._check_late = getattr(sft_args, "chat_template_path", None) is not None
+        processing_class = kwargs.get("processing_class")
+        if self._pairs is not None and processing_class is not None and not self._check_late:
+            check_completions_kept(self._pairs, processing_class, self._template)  # before any tokenising
+            self._pairs = None
+        super().__init__(*args, recipe=recipe, **kwargs)
 
-        self.add_callback(HookCallback(self))
-        self.pm.hook.trainer_ready(trainer=self)
-
-    @classmethod
-    def from_run(cls, prepared, output_dir: str, callbacks: list):
-        """Load the recipe's model and data and build the trainer (``trl_reasoning.run.build_trainer`` calls it)."""
-        from trl_reasoning.data import LITERAL_TEMPLATES, fingerprint
-        from trl_reasoning.models import apply_lora, load_model
-        from trl_reasoning.run import build_config
-
-        recipe = prepared.recipe
-        args = build_config(prepared, output_dir)
-        dataset = load_sft_dataset(recipe.data, args.completion_column, args.completion_template)
-        model, tokenizer = load_model(recipe.model.name_or_path, dtype=recipe.model.dtype,
-                                      revision=recipe.model.revision,
-                                      trust_remote_code=recipe.model.trust_remote_code,
-                                      attn_implementation=recipe.model.attn_implementation)
-        if recipe.model.lora is not None:
-            model = apply_lora(model, recipe.model.lora)
-        if recipe.data.template in LITERAL_TEMPLATES:
-            dataset = with_bos(dataset, tokenizer)
-        trainer = cls(model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks,
-                      plugin_manager=prepared.pm, recipe=recipe)
-        trainer.data_fingerprint = fingerprint([{"prompt_id": i, "problem": str(r["prompt"]),
-                                                 "answer": str(r["completion"])} for i, r in enumerate(dataset)])
-        return trainer
-
-    # -- optimizer and checkpoints (same contract as ReasoningGRPOTrainer) ---------------------------------------
-
-    def create_optimizer(self, model=None):
-        optimizer = super().create_optimizer(model)
-        add_plugin_param_groups(self, optimizer)
-        return optimizer
-
-    def plugin_states(self) -> dict:
-        return self.pm.call_each("plugin_state", trainer=self)
-
-    def _save_checkpoint(self, model, trial):
-        super()._save_checkpoint(model, trial)
-        from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-
-        states = self.plugin_states()
-        if self.args.should_save and states:
-            folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
-            os.makedirs(folder, exist_ok=True)
-            torch.save(states, os.path.join(folder, PLUGIN_STATE_FILE))
-
-    def _load_optimizer_and_scheduler(self, checkpoint):
-        if not getattr(self, "fresh_optimizer", False):  # run_stages' fresh_optimizer: keep the new optimizer
-            super()._load_optimizer_and_scheduler(checkpoint)
-        if checkpoint is not None and os.path.exists(os.path.join(checkpoint, PLUGIN_STATE_FILE)):
-            states = torch.load(os.path.join(checkpoint, PLUGIN_STATE_FILE), weights_only=False)
-            for name, state in states.items():
-                if name in self.pm.active:
-                    self.pm.call_one(name, "load_plugin_state", trainer=self, state=state)
+    def _configure(self) -> None:
+        if self._pairs is not None and self.processing_class is not None:  # the template TRL loaded, or its tokenizer
+            check_completions_kept(self._pairs, self.processing_class, self._template,
+                                   chat_template=self.chat_template if self._check_late else None)
+        self._pairs = None

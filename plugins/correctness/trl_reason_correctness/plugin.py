@@ -14,11 +14,10 @@ documented in ``docs/grading.md``.
 
 from __future__ import annotations
 
+import trl_reasoning
 from trl_reasoning import hookimpl
 
 
 @hookimpl
 def register_rewards(register):
-    from trl_reasoning.rewards.correctness import CorrectnessReward
-
-    register("correctness", CorrectnessReward)
+    register("correctness", trl_reasoning.CorrectnessReward)  # a lazy export: the grader loads when a run needs it

@@ -22,7 +22,10 @@ How each part acts (docs/plugins/fastcurl.md has the whole story):
   and level are logged as ``schedule/stage`` and ``schedule/level`` (0 = all, 1 = short, k = long).
 * ``select_prompts`` + ``candidate_rows``: at generation time the sampler's rows are replaced by rows of the
   current level (zero lag). The rows a step draws are a pure function of the stage table and the step, so a resume
-  inside a stage or at a boundary neither skips nor repeats data.
+  inside a stage or at a boundary neither skips nor repeats data. Refill rounds (``round.is_refill``) draw through
+  ``candidate_rows`` only.
+* With another selector (``compose: {select_prompts: pcl}``) FastCuRL's ``select_prompts`` steps aside
+  (``Composition(yields=("select_prompts",))``) and ``candidate_rows`` alone keeps every draw inside the level.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Literal
 
-from trl_reasoning import hookimpl
+from trl_reasoning import Composition, hookimpl
 
 from .segmentation import level_indices, level_number, prompt_chars, split_thresholds
 from .stages import (Stage, draw, fit_to_max_steps, level_cursor, level_key, resolved, stage_at, total_steps,
@@ -56,6 +59,10 @@ def paper_stages() -> list[Stage]:
 
 class Plugin:
     """FastCuRL's data levels and stage table (see the module docstring)."""
+
+    # With `compose: {select_prompts: pcl}` (or another selector) FastCuRL's own draw steps aside and the level only
+    # narrows the rows (candidate_rows): the selector picks within the current level.
+    composition = Composition(yields=("select_prompts",))
 
     @dataclass
     class Config:
@@ -100,8 +107,10 @@ class Plugin:
         self.thresholds: list[float] = []
         self.levels: dict[str, list[int]] = {}
         self.seed = config.seed
-        self.last_selection: list[int] = []
-        self.selected_step: int | None = None
+        self.last_selection: list[int] = []  # dataset rows of this plugin's last draw
+        self.index_of: dict[int, int] = {}  # prompt_id -> dataset row
+        self.last_generated: list[int] = []  # dataset rows generated at the last step, refills included (metrics)
+        self.generated_step = -1
         self.resumed_state: dict | None = None
 
     # -- the trainers of a run -----------------------------------------------------------------------------------
@@ -158,6 +167,8 @@ class Plugin:
             self.seed = int(trainer.args.seed)
         dataset = trainer.train_dataset
         self.lengths = [prompt_chars(p) for p in dataset["prompt"]]
+        if "prompt_id" in dataset.column_names:
+            self.index_of = {int(pid): i for i, pid in enumerate(dataset["prompt_id"])}
         self.thresholds = split_thresholds(self.lengths, self.config.split, self.config.quantiles,
                                            self.config.thresholds)
         self.levels = {}
@@ -200,13 +211,12 @@ class Plugin:
         return [i for i in indices if i in allowed]
 
     @hookimpl
-    def select_prompts(self, trainer, rows, num_prompts):
-        step = trainer.state.global_step
-        if step == self.selected_step:
-            # a second draw at the same step is a dynamic-sampling refill: its rows already come from the level
-            # (the core draws them through candidate_rows), and this step's block of the stream is used up
+    def select_prompts(self, trainer, rows, num_prompts, round):
+        if round.is_refill:
+            # a dynamic-sampling refill: its rows already come from the level (the core draws them through
+            # candidate_rows), and this step's block of the stream is used up
             return None
-        self.selected_step = step
+        step = round.step
         stage = self.table[self.stage_index(step)]
         if stage.prompts_per_step is not None and num_prompts != stage.prompts_per_step:
             logger.warning("fastcurl: the trainer asks for %d prompts at step %d, the stage table says %d; rows are "
@@ -221,10 +231,20 @@ class Plugin:
         return [dict(dataset[i]) for i in chosen]
 
     @hookimpl
+    def on_rewards(self, trainer, batch):
+        # From what was generated, whoever selected it (this plugin, or PCL within this level under
+        # `compose: {select_prompts: pcl}`); the dataset's prompt length, before any hint is added.
+        G = batch.num_generations
+        rows = [self.index_of.get(int(batch.prompt_ids[g * G])) for g in range(batch.num_groups)]
+        if batch.step != self.generated_step:  # a new step; refill rounds of the same step add to it
+            self.generated_step, self.last_generated = batch.step, []
+        self.last_generated += [i for i in rows if i is not None]
+
+    @hookimpl
     def metrics(self, trainer, mode):
-        if mode != "train" or not self.last_selection:
+        if mode != "train" or not self.last_generated:
             return None
-        chars = [self.lengths[i] for i in self.last_selection]
+        chars = [self.lengths[i] for i in self.last_generated]
         return {"fastcurl/prompt_chars_mean": sum(chars) / len(chars), "fastcurl/prompt_chars_min": min(chars),
                 "fastcurl/prompt_chars_max": max(chars)}
 

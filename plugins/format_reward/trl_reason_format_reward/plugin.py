@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import re
 
-from trl_reasoning import hookimpl
-from trl_reasoning.data.answers import completion_text
+from trl_reasoning import completion_text, hookimpl
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 

@@ -1,7 +1,7 @@
 """Run by ``test_hapo_two_processes`` under ``torchrun --nproc_per_node 2`` (CPU, gloo).
 
-Each rank trains 2 GRPO steps with HAPO and writes ``rank<N>.pt``: its final history, every batch it saw and the
-rows it generated itself, for the test to compare across ranks.
+Each rank trains 2 GRPO steps with HAPO and writes ``rank<N>.pt``: its per-prompt record (HAPO's history), every
+batch it saw and the rows it generated itself, for the test to compare across ranks.
 """
 
 import sys
@@ -21,10 +21,9 @@ def main(model_path: str, out: str) -> None:
                          use_cpu=True, ddp_backend="gloo")
     results = run_recipe(recipe_from_dict(data), pm=H.plugin_manager())
     trainer = results["trainer"]
-    hapo = trainer.pm.active["hapo"]
     rank = trainer.accelerator.process_index
     torch.save({"rank": rank, "world_size": trainer.accelerator.num_processes,
-                "history": hapo.history.state_dict(), "record": list(H.RECORD)}, Path(out) / f"rank{rank}.pt")
+                "records": trainer.records.state_dict(), "record": list(H.RECORD)}, Path(out) / f"rank{rank}.pt")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ def on_rewards(batch):
     RECORD.append({
         "step": batch.step,
         "prompt_ids": list(batch.prompt_ids),
+        "variants": list(batch.variants),
         "lengths": batch.completion_lengths.clone(),
         "correct": batch.correct.clone(),
         "hapo_length": batch.reward("hapo_length").clone() if "hapo_length" in batch.reward_names else None,
@@ -54,3 +55,28 @@ def recipe_dict(model_path: str, output_dir: str, **trainer) -> dict:
         "plugins": {"hapo": {}, "hapo_observer": {}},
         "output_dir": output_dir,
     }
+
+
+class ReplayHistory:
+    """An independent replay of HAPO's history (shortest or mean correct length per (problem, variant)), written
+    with plain dicts so the tests do not check the plugin against its own code."""
+
+    def __init__(self, mode: str = "min"):
+        self.mode = mode
+        self.lengths: dict[tuple[int, str], list[int]] = {}
+
+    def lookup(self, prompt_ids, variants=None):
+        import torch
+
+        variants = variants or [""] * len(prompt_ids)
+        out = []
+        for pid, variant in zip(prompt_ids, variants):
+            seen = self.lengths.get((int(pid), variant))
+            out.append(float("nan") if not seen else min(seen) if self.mode == "min" else sum(seen) / len(seen))
+        return torch.tensor(out, dtype=torch.float64)  # (B,)
+
+    def update(self, prompt_ids, lengths, correct, variants=None) -> None:
+        variants = variants or [""] * len(prompt_ids)
+        for pid, variant, length, ok in zip(prompt_ids, variants, lengths.tolist(), correct.tolist()):
+            if ok:
+                self.lengths.setdefault((int(pid), variant), []).append(int(length))

@@ -1,5 +1,5 @@
-"""HAPO on two CPU processes (torchrun, gloo): both ranks score the same global batch, update from it, take the
-element-wise minimum, and end with identical histories equal to a replay of the batches."""
+"""HAPO on two CPU processes (torchrun, gloo): both ranks score the same global batch, the core updates the
+per-prompt record from it on every rank, and both end with identical records equal to a replay of the batches."""
 
 import os
 import socket
@@ -9,8 +9,10 @@ from pathlib import Path
 
 import torch
 
-from trl_reason_hapo.history import ShortestCorrectHistory
+from hapo_helpers import ReplayHistory
+from trl_reason_hapo.history import history_lengths
 from trl_reason_hapo.length_reward import length_rewards
+from trl_reasoning.records import PromptRecords
 
 WORKER = Path(__file__).with_name("hapo_ddp_worker.py")
 
@@ -30,12 +32,13 @@ def test_two_ranks_agree(tiny_model_path, tmp_path):
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
     assert [r["world_size"] for r in ranks] == [2, 2]
 
-    history = ShortestCorrectHistory(0)
+    assert ranks[0]["records"] == ranks[1]["records"]  # the whole record, identical on both ranks
+    history = ReplayHistory()
+    problems = list(range(4))
     for state in ranks:
-        restored = ShortestCorrectHistory(0)
-        restored.load_state_dict(state["history"])
-        state["values"] = restored.values.nan_to_num(-1)
-    assert torch.equal(ranks[0]["values"], ranks[1]["values"])
+        restored = PromptRecords()
+        restored.load_state_dict(state["records"])
+        state["values"] = history_lengths(restored, problems).nan_to_num(-1)  # (4,)
 
     record0, record1 = ranks[0]["record"], ranks[1]["record"]
     assert len(record0) == len(record1) == 2
@@ -47,5 +50,5 @@ def test_two_ranks_agree(tiny_model_path, tmp_path):
         want = length_rewards(batch0["lengths"], history.lookup(batch0["prompt_ids"]), batch0["correct"])  # (8,)
         torch.testing.assert_close(batch0["hapo_length"], want)
         history.update(batch0["prompt_ids"], batch0["lengths"], batch0["correct"])
-    assert torch.equal(ranks[0]["values"], history.values.nan_to_num(-1))
-    assert (history.count > 0).any(), "no correct answer in two steps: the test compares empty histories"
+    assert torch.equal(ranks[0]["values"], history.lookup(problems).nan_to_num(-1))
+    assert history.lengths, "no correct answer in two steps: the test compares empty histories"

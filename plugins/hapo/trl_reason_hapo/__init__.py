@@ -1,13 +1,14 @@
 """HAPO for trl-reasoning: history-aware length reward (Huang, Zhang, Cardie; arXiv 2505.11225).
 
-See ``docs/plugins/hapo.md``. The pure reward math is in ``length_reward``, the per-problem history in ``history``,
-the hooks in ``plugin``.
+See ``docs/plugins/hapo.md``. The pure reward math is in ``length_reward``, the per-problem history (read from the
+core's ``trainer.records``) in ``history``, the hooks in ``plugin``.
 """
 
 from trl_reasoning import lazy_exports
 
 _EXPORTS = {
-    "ShortestCorrectHistory": "history",
+    "history_lengths": "history",
+    "history_stats": "history",
     "cosine_length_reward": "length_reward",
     "length_rewards": "length_reward",
     "linear_length_reward": "length_reward",

@@ -20,8 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trl_reasoning import hookimpl
-from trl_reasoning.config.schema import ConfigError
+from trl_reasoning import ConfigError, hookimpl
 
 ADAPTER_DIR = "inra_adapter"
 

@@ -13,6 +13,7 @@ from trl_reason_one_shot.sampler import ReplicatedSampler
 from trl_reasoning import hookimpl
 from trl_reasoning.cli.main import main
 from trl_reasoning.config.recipe import recipe_from_dict
+from trl_reasoning.records import PromptRecords
 from trl_reasoning.rollouts import RolloutBatch
 from trl_reasoning.run import run_recipe
 
@@ -61,9 +62,11 @@ def test_accuracy_recorded_per_epoch(one_example_run):
 
 def test_record_in_checkpoint_and_file(one_example_run, capsys):
     out, plugin = one_example_run["dir"], one_example_run["plugin"]
-    state = torch.load(out / "checkpoint-3" / "plugin_state.pt", weights_only=False)["one_shot"]
-    restored = AccuracyRecord()
-    restored.load_state_dict(state["record"])
+    states = torch.load(out / "checkpoint-3" / "plugin_state.pt", weights_only=False)
+    assert "record" not in states["one_shot"]  # the rollouts are counted once, in the core's record
+    records = PromptRecords()
+    records.load_state_dict(states["core:records"]["records"])
+    restored = AccuracyRecord.from_records(records, states["one_shot"]["epoch_of_step"], [CHOSEN])
     assert restored.hist_acc(CHOSEN) == plugin.record.hist_acc(CHOSEN)
     rows = [json.loads(line) for line in (out / HIST_ACC_FILE).read_text().splitlines()]
     assert rows[0]["prompt_id"] == CHOSEN and rows[0]["hist_acc"] == plugin.record.hist_acc(CHOSEN)

@@ -3,10 +3,11 @@ with One Training Example", arXiv 2504.20571).
 
 Three things, each usable alone:
 
-1. **Accuracy record** (any run that names the plugin): ``on_rewards`` adds every rollout's ``correct`` flag to its
-   example's accuracy for the current epoch, keyed by ``prompt_id``. The record is checkpointed and written to
-   ``<output_dir>/one_shot_hist_acc.jsonl`` (one row per example with ``hist_acc``) at every checkpoint and when the
-   run ends.
+1. **Accuracy record** (any run that names the plugin): every rollout's ``correct`` flag is counted by the core's
+   per-prompt record (``trainer.records``, one pass rate per prompt and round); the plugin notes the epoch of each
+   step and folds the rounds into each example's accuracy per epoch, keyed by ``prompt_id``. It is checkpointed
+   and written to ``<output_dir>/one_shot_hist_acc.jsonl`` (one row per example with ``hist_acc``) at every
+   checkpoint and when the run ends.
 2. **Ranking**: ``trl-reason one-shot rank SOURCE --top K`` prints the pi list (one index a line) from such a file,
    a run directory, or any file with a ``hist_acc`` column (DSR-sub).
 3. **One-example training set**: ``examples: [124]`` (values of ``index_column``) trains only on those rows, each
@@ -34,8 +35,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trl_reasoning import hookimpl
-from trl_reasoning.config.schema import ConfigError
+from trl_reasoning import Composition, ConfigError, hookimpl
 
 from .ranking import HIST_ACC_FILE, historical_std, load_hist_acc_rows, rank_examples
 from .record import AccuracyRecord
@@ -44,7 +44,21 @@ logger = logging.getLogger("trl_reasoning.one_shot")
 PAPER = "https://arxiv.org/abs/2504.20571"
 
 
+REFUSAL = ("1-shot RLVR trains on its chosen examples only (its train_sampler replicates them); a plugin that picks "
+           "or narrows the prompts would put other dataset rows in their place, so the one-example run would silently "
+           "become a multi-example one")
+
+
+def decides_correctness(func) -> bool:
+    """A reward that grades correctness: it reports ``last_correct`` (``reports_correctness``) or has ``is_correct``."""
+    return bool(getattr(func, "reports_correctness", False)) or hasattr(func, "is_correct")
+
+
 class Plugin:
+    # Another selector or candidate source is refused before any model loads (check_composition). Refill rounds
+    # (trainer.group_filter_max_rounds) stay defined: one_shot's own candidate_rows keeps them on the chosen rows.
+    composition = Composition(refuses={"select_prompts": REFUSAL, "candidate_rows": REFUSAL})
+
     @dataclass
     class Config:
         examples: list[int] = field(default_factory=list, metadata={
@@ -65,7 +79,8 @@ class Plugin:
         if config.replicate is not None and config.replicate < 1:
             raise ConfigError("plugins.one_shot.replicate", f"must be >= 1, got {config.replicate}")
         self.config = config
-        self.record = AccuracyRecord()
+        self.records = None  # trainer.records: the core's per-prompt record, which counts the rollouts
+        self.epoch_of_step: dict[int, int] = {}  # step -> floor(epoch) of the steps whose rollouts are recorded
         self.index_of: dict[int, object] = {}
         self.recording = config.record_accuracy
         self.chosen_rows: list[int] = []
@@ -74,13 +89,21 @@ class Plugin:
 
     # -- setup --------------------------------------------------------------------------------------------------------
 
+    @property
+    def record(self) -> AccuracyRecord:
+        """Each example's accuracy per epoch, from ``trainer.records`` and the epoch of every recorded step."""
+        if self.records is None:
+            return AccuracyRecord()
+        return AccuracyRecord.from_records(self.records, self.epoch_of_step, self.index_of)
+
     @hookimpl
     def trainer_ready(self, trainer):
+        self.records = trainer.records
         self.output_dir = trainer.args.output_dir
         dataset = trainer.train_dataset
         column = self.config.index_column if self.config.index_column in dataset.column_names else "prompt_id"
         self.index_of = dict(zip(dataset["prompt_id"], dataset[column]))
-        if self.recording and not any(hasattr(f, "is_correct") for f in trainer.reward_funcs):
+        if self.recording and not any(decides_correctness(f) for f in trainer.reward_funcs):
             logger.warning("one_shot: no reward decides correctness (`is_correct`), so no accuracy is recorded; "
                            "add e.g. `{name: correctness, weight: 0.0}` to record it without training on it")
             self.recording = False
@@ -122,18 +145,27 @@ class Plugin:
                                  batch_size=default_sampler.batch_size, repeat_count=default_sampler.repeat_count,
                                  shuffle=default_sampler.shuffle, seed=default_sampler.seed)
 
+    @hookimpl
+    def candidate_rows(self, trainer, dataset, indices):
+        """Refill rounds (dynamic sampling) draw replacement prompts from the eligible rows: only the chosen
+        examples, so the run stays a one-example run (record-only mode: every row)."""
+        if not self.chosen_rows:
+            return None
+        chosen = set(self.chosen_rows)
+        return [i for i in indices if i in chosen]
+
     # -- every generation round ---------------------------------------------------------------------------------------
 
     @hookimpl
     def on_rewards(self, trainer, batch):
+        # the rollouts themselves are counted by trainer.records (after this hook); the epoch of the step is ours
         if not self.recording or batch.correct is None:
             return
-        epoch = int(math.floor((trainer.state.epoch or 0.0) + 1e-9))
-        self.record.add(epoch, batch.prompt_ids, batch.correct.tolist())
+        self.epoch_of_step[int(batch.step)] = int(math.floor((trainer.state.epoch or 0.0) + 1e-9))
 
     @hookimpl
     def metrics(self, trainer, mode):
-        if mode != "train" or not self.record.counts:
+        if mode != "train" or not self.epoch_of_step:
             return None
         return {"one_shot/examples_recorded": float(len(self.record.counts))}
 
@@ -141,17 +173,19 @@ class Plugin:
 
     @hookimpl
     def plugin_state(self, trainer):
-        if trainer.accelerator.is_main_process and self.record.counts:
-            self.write_record(Path(trainer.args.output_dir) / HIST_ACC_FILE)
-        return {"record": self.record.state_dict(), "index_of": dict(self.index_of),
+        record = self.record
+        if trainer.accelerator.is_main_process and record.counts:
+            self.write_record(Path(trainer.args.output_dir) / HIST_ACC_FILE, record)
+        # the rollouts are in the core's record (`core:records`); `trl-reason one-shot rank` reads both
+        return {"epoch_of_step": dict(self.epoch_of_step), "index_of": dict(self.index_of),
                 "index_column": self.config.index_column}
 
     @hookimpl
     def load_plugin_state(self, trainer, state):
-        self.record.load_state_dict(state["record"])
+        self.epoch_of_step = {int(k): int(v) for k, v in state.get("epoch_of_step", {}).items()}
 
-    def write_record(self, path: Path) -> None:
-        rows = self.record.rows(self.index_of, self.config.index_column)
+    def write_record(self, path: Path, record: AccuracyRecord | None = None) -> None:
+        rows = (record or self.record).rows(self.index_of, self.config.index_column)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         with tmp.open("w", encoding="utf-8") as fh:

@@ -81,13 +81,20 @@ def load_hist_acc_rows(source: str | Path) -> list[dict]:
         if "one_shot" not in states:
             raise ValueError(f"{path} holds no one_shot state (plugins: {sorted(states)})")
         state = states["one_shot"]
-        record = AccuracyRecord()
-        record.load_state_dict(state["record"])
+        if "record" in state:  # a checkpoint written before the core's per-prompt record
+            record = AccuracyRecord()
+            record.load_state_dict(state["record"])
+        else:  # the rollouts are in `core:records`, the epoch of each step in the plugin's state
+            from trl_reasoning import PromptRecords
+
+            records = PromptRecords()
+            records.load_state_dict(states["core:records"]["records"])
+            record = AccuracyRecord.from_records(records, state["epoch_of_step"], state["index_of"])
         return record.rows(state.get("index_of"), state.get("index_column", "index"))
     if path.suffix == ".json":
         data = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(data, dict) and all(isinstance(v, list) for v in data.values()):
             return [{"index": int(k) if str(k).lstrip("-").isdigit() else k, "hist_acc": v} for k, v in data.items()]
-    from trl_reasoning.data import read_rows
+    from trl_reasoning import read_rows
 
     return read_rows(path)

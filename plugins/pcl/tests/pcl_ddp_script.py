@@ -1,7 +1,7 @@
 """Run PCL for two steps under ``torchrun --nproc_per_node 2`` (CPU, gloo) and write what each rank saw.
 
-Usage: ``torchrun --nproc_per_node 2 pcl_ddp_script.py OUT_DIR``; writes ``OUT_DIR/rank<r>.json`` with the prompt
-ids PCL fitted on at every round and a digest of the value model's weights.
+Usage: ``torchrun --nproc_per_node 2 pcl_ddp_script.py OUT_DIR``; writes ``OUT_DIR/rank<r>.json`` with the core's
+per-prompt record (every round's prompts and pass rates) and a digest of the value model's weights.
 """
 
 import hashlib
@@ -33,5 +33,5 @@ for name, tensor in sorted(plugin.value.state_dict().items()):
     digest.update(tensor.detach().cpu().float().numpy().tobytes())
 rank = trainer.accelerator.process_index
 with open(os.path.join(out, f"rank{rank}.json"), "w") as fh:
-    json.dump({"rank": rank, "world": trainer.accelerator.num_processes, "history": plugin.history,
+    json.dump({"rank": rank, "world": trainer.accelerator.num_processes, "records": trainer.records.state_dict(),
                "value_digest": digest.hexdigest(), "fits": plugin.fits}, fh)

@@ -27,7 +27,7 @@ def test_refill_replaces_filtered_groups_with_passing_ones(make_recipe, tmp_path
     trainer = _trainer(make_recipe, tmp_path, group_filter_max_rounds=4)
     output = trainer._generate_and_score_completions(group_rows(trainer, [1, 3]))  # both filtered in round 1
     G = trainer.num_generations
-    batch = trainer._last_batch
+    batch = trainer.last_batch
     ids = [batch.prompt_ids[g * G] for g in range(batch.num_groups)]
     assert all(p % 2 == 0 for p in ids), ids  # replacement prompts that pass the band
     assert (_group_advantages(output, G) > 0).all()

@@ -9,6 +9,7 @@ from pcl_helpers import REWARD, TRAINER, build_trainer
 from trl_reason_pcl.selection import draw_pool, nearest_to_target
 from trl_reason_pcl.value_model import PromptValueModel
 
+from trl_reasoning import GenerationRound
 from trl_reasoning.testing import registered_plugin
 
 CONFIG = {"pool_multiplier": 4, "head_learning_rate": 0.05, "batch_size": 16}
@@ -23,7 +24,7 @@ def test_select_prompts_keeps_the_pool_prompts_predicted_nearest_tau(make_recipe
         torch.manual_seed(0)
         torch.nn.init.normal_(plugin.value.head.weight, std=2.0)  # spread the predictions
         rows = [dict(trainer.train_dataset[i]) for i in (5, 6)]
-        chosen = plugin.select_prompts(trainer=trainer, rows=rows, num_prompts=2)
+        chosen = plugin.select_prompts(trainer=trainer, rows=rows, num_prompts=2, round=GenerationRound.first(0, 0))
         pool = draw_pool([5, 6], range(len(trainer.train_dataset)), 8, trainer.args.seed, 0, 0)
         values = plugin.value.predict(plugin.texts([trainer.train_dataset[i]["prompt"] for i in pool]))  # (8,)
         expected = [pool[i] for i in nearest_to_target(values, 0.5, 2)]
@@ -56,7 +57,10 @@ def test_pcl_state_survives_a_resume(make_recipe, run_recipe_steps, tmp_path):
     with registered_plugin("pcl", pcl_module, CONFIG) as pm:
         results = run_recipe_steps(recipe, steps=2, pm=pm)
         plugin = pm.active["pcl"]
-        assert plugin.fits == 2 and len(plugin.history) == 2
+        records = results["trainer"].records  # the core's per-prompt record saw every fitted group
+        fitted = [(s, pid) for pid in results["trainer"].train_dataset["prompt_id"]
+                  for s, _ in getattr(records.get(pid), "pass_rates", [])]
+        assert plugin.fits == 2 and sorted({s for s, _ in fitted}) == [0, 1] and len(fitted) == 4
         assert results["train"]["global_step"] == 2
     out = recipe.output_dir
     logged = {k for line in open(os.path.join(out, "metrics.jsonl")) for k in json.loads(line)}
@@ -66,9 +70,9 @@ def test_pcl_state_survives_a_resume(make_recipe, run_recipe_steps, tmp_path):
     checkpoint = os.path.join(out, "checkpoint-1")
     state = torch.load(os.path.join(checkpoint, "plugin_state.pt"), weights_only=False)["pcl"]
     assert state["fits"] == 1 and "head.weight" in state["value_model"] and state["optimizer"]["state"]
+    assert "rounds_at_step" not in state  # no private round counter: the pool is keyed by the core's round
     with registered_plugin("pcl", pcl_module, CONFIG) as pm:
         resumed = run_recipe_steps(recipe, steps=2, pm=pm, output_dir=tmp_path / "resumed", resume=checkpoint)
         plugin = pm.active["pcl"]
         assert resumed["train"]["global_step"] == 2
         assert plugin.fits == 2  # one restored from the checkpoint + the one step after it
-        assert plugin.rounds_at_step[0] == 1

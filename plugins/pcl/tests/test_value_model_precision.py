@@ -54,8 +54,7 @@ def _run(make_recipe, tmp_path, dtype: str):
         rewards=[{"name": "even_prompt"}],
         # two value updates in the step: the zero-initialised head passes no gradient to the backbone in the first
         plugins={"pcl": {"pool_multiplier": 2, "batch_size": 16, "learning_rate": BACKBONE_LR, "dtype": dtype,
-                         "updates_per_step": 2}},
-        output_dir=str(tmp_path / dtype))
+                         "updates_per_step": 2}})
     pm = PluginManager(extra_modules=[("pcl", pcl_module), ("pcl_precision_rewards", sys.modules[__name__])],
                        discover=False)
     probe = ComputeDtype()

@@ -14,6 +14,11 @@ summarised in ``docs/papers/pcl.md`` and is listed in ``docs/plugins/pcl.md``.
 Hooks (loop order): ``auxiliary_models`` (build the value model), ``trainer_ready`` (its optimizer),
 ``select_prompts`` (main process; the core broadcasts), ``on_rewards`` (fit, all ranks, identical data),
 ``metrics``, ``plugin_state`` / ``load_plugin_state``.
+
+Beside other plugins: the pool is drawn within ``trainer.eligible_rows()`` (FastCuRL's level, with
+``compose: {select_prompts: pcl}``) and keyed by the core's ``round``; V predicts on the pool after the
+``transform_prompt`` chain (QuestA's hints: the prompts that will be generated) and is fitted on the generated
+prompts; "has a learning signal" metrics read ``batch.correct``, never a shaped reward (HAPO).
 """
 
 from __future__ import annotations
@@ -79,17 +84,13 @@ class Plugin:
         self.config = config
         self.value: PromptValueModel | None = None
         self.optimizer = None
-        self.rounds_at_step: tuple[int, int] = (-1, 0)  # (step, selections made at that step)
         self.fits = 0
         self.last: dict[str, float] = {}
-        self.history: list[list[int]] = []  # prompt_id of each fitted group, per generation round (all ranks)
         self._id_to_index: dict[int, int] | None = None
 
     # -- setup --------------------------------------------------------------------------------------------------------
 
     def build_value_model(self, trainer) -> PromptValueModel:
-        import torch
-
         from .value_model import PromptValueModel
 
         cfg = self.config
@@ -98,23 +99,20 @@ class Plugin:
             return PromptValueModel(policy, trainer.processing_class, policy.config.get_text_config().hidden_size,
                                     train_backbone=False, max_prompt_tokens=cfg.max_prompt_tokens,
                                     batch_size=cfg.batch_size, owns_backbone=False)
-        from transformers import AutoModel
-
-        from trl_reasoning.models import load_tokenizer, resolve_model_path
+        from trl_reasoning import load_for
 
         recipe = getattr(trainer, "recipe", None)
-        spec = (getattr(recipe, "test_model", None) or cfg.value_model_path
-                or (recipe.model.name_or_path if recipe is not None else trainer.model.config._name_or_path))
-        path = resolve_model_path(spec)
-        backbone = AutoModel.from_pretrained(path, dtype=getattr(torch, cfg.dtype))
-        tokenizer = load_tokenizer(path)
+        # the recipe's test model > value_model_path > the policy's model.name_or_path (load_for's rules); a
+        # trainer built without a recipe: value_model_path or the policy's own starting point, as given
+        spec = cfg.value_model_path or (None if recipe is not None else trainer.model.config._name_or_path)
+        backbone, tokenizer = load_for(recipe, "value", spec, dtype=cfg.dtype)
         return PromptValueModel(backbone, tokenizer, backbone.config.get_text_config().hidden_size,
                                 train_backbone=cfg.train_backbone, max_prompt_tokens=cfg.max_prompt_tokens,
                                 batch_size=cfg.batch_size)
 
     @hookimpl
     def auxiliary_models(self, trainer):
-        from trl_reasoning.models import DTYPE_KEY_ATTR
+        from trl_reasoning import DTYPE_KEY_ATTR
 
         self.value = self.build_value_model(trainer)
         setattr(self.value, DTYPE_KEY_ATTR, "plugins.pcl.dtype")  # named by the start-up precision warning
@@ -142,11 +140,13 @@ class Plugin:
             self._id_to_index = {int(p): i for i, p in enumerate(ids)} if ids is not None else {}
         return self._id_to_index.get(int(row.get("prompt_id", -1)))
 
-    def _next_round(self, step: int) -> int:
-        last_step, count = self.rounds_at_step
-        count = count + 1 if last_step == step else 0
-        self.rounds_at_step = (step, count)
-        return count
+    @staticmethod
+    def as_generated(trainer, rows: list[dict], round) -> list[dict]:
+        """``rows`` as they will be generated: through every plugin's ``transform_prompt`` (side-effect free)."""
+        hooks = getattr(trainer, "hooks", None)
+        if hooks is None or not hooks.present("transform_prompt"):
+            return rows
+        return hooks.transform_prompts([dict(r) for r in rows], round)
 
     def texts(self, prompts) -> list[str]:
         from .value_model import prompt_text
@@ -154,20 +154,23 @@ class Plugin:
         return [prompt_text(p, self.value.tokenizer) for p in prompts]
 
     @hookimpl
-    def select_prompts(self, trainer, rows, num_prompts):
+    def select_prompts(self, trainer, rows, num_prompts, round):
         from .selection import draw_pool, fill_to, nearest_to_target
 
         started = time.perf_counter()
-        step = trainer.state.global_step
         seed = self.config.seed if self.config.seed is not None else trainer.args.seed
-        # 1. Candidate sources narrow first (the candidate_rows chain), 2. PCL draws its pool among them, 3. picks.
+        # 1. Candidate sources narrow first (the candidate_rows chain: FastCuRL's level), 2. PCL draws its pool
+        # among them (keyed by step and round: the same on every rank and after a resume), 3. picks.
         eligible = trainer.eligible_rows() if hasattr(trainer, "eligible_rows") else range(len(trainer.train_dataset))
         sampler_ids = [i for i in (self._index_of(trainer, r) for r in rows) if i is not None]
         size = self.config.pool_multiplier * num_prompts
-        pool = draw_pool(sampler_ids, eligible, size, seed, step, self._next_round(step))
+        pool = draw_pool(sampler_ids, eligible, size, seed, round.step, round.round_index)
         by_index = {self._index_of(trainer, r): r for r in rows}
         candidates = [by_index.get(i) or dict(trainer.train_dataset[i]) for i in pool]
-        values = self.value.predict(self.texts([c["prompt"] for c in candidates]))  # (N,)
+        # V predicts on the prompt that will be generated: the transform chain (QuestA's hint) applied to each
+        # candidate, as the core will apply it to the chosen rows (which are returned untransformed).
+        generated = self.as_generated(trainer, candidates, round)
+        values = self.value.predict(self.texts([c["prompt"] for c in generated]))  # (N,)
         picked = fill_to(nearest_to_target(values, self.config.target, num_prompts), num_prompts)
         chosen = [candidates[i] for i in picked]
         self.last.update({
@@ -183,7 +186,7 @@ class Plugin:
 
     @hookimpl
     def on_rewards(self, trainer, batch):
-        from .selection import effective_ratio, explained_variance
+        from .selection import effective_ratio, explained_variance, learning_signal
 
         G = batch.num_generations
         prompts = [batch.prompts[g * G] for g in range(batch.num_groups)]
@@ -191,13 +194,12 @@ class Plugin:
         fit = self.value.fit(self.texts(prompts), observed, self.optimizer, self.config.updates_per_step)
         predicted = fit["predicted"]  # (num_groups,) V before this fit: the values the prompts were picked with
         self.fits += 1
-        self.history.append([int(batch.prompt_ids[g * G]) for g in range(batch.num_groups)])
         self.last.update({
             "pcl/predicted_pass_rate": float(predicted.mean()),
             "pcl/observed_pass_rate": float(observed.mean()),
             "pcl/value_mse": fit["loss_before"],
             "pcl/explained_variance": explained_variance(predicted, observed),
-            "pcl/effective_ratio": effective_ratio(batch.total_reward, G),
+            "pcl/effective_ratio": effective_ratio(learning_signal(batch), G),  # `correct`, never a shaped reward
             "pcl/mixed_group_share": float(((observed > 0) & (observed < 1)).float().mean()),
         })
 
@@ -213,8 +215,7 @@ class Plugin:
     def plugin_state(self, trainer):
         weights = {k: v.detach().cpu() for k, v in self.value.state_dict().items()
                    if self.value.train_backbone or not k.startswith("backbone.")}  # a frozen backbone reloads as is
-        return {"value_model": weights,
-                "optimizer": self.optimizer.state_dict(), "rounds_at_step": self.rounds_at_step, "fits": self.fits}
+        return {"value_model": weights, "optimizer": self.optimizer.state_dict(), "fits": self.fits}
 
     @hookimpl
     def load_plugin_state(self, trainer, state):
@@ -223,5 +224,4 @@ class Plugin:
             raise ValueError(f"pcl: checkpointed value model does not match this run's (missing {missing[:5]}, "
                              f"unexpected {unexpected[:5]}); was value_model or train_backbone changed?")
         self.optimizer.load_state_dict(state["optimizer"])
-        self.rounds_at_step = tuple(state["rounds_at_step"])
-        self.fits = int(state["fits"])
+        self.fits = int(state["fits"])  # an older checkpoint's `rounds_at_step` is unused (the round keys the pool)

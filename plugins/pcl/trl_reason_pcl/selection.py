@@ -50,6 +50,14 @@ def fill_to(indices: list[int], count: int) -> list[int]:
     return [indices[i % len(indices)] for i in range(count)]
 
 
+def learning_signal(batch) -> torch.Tensor:
+    """(B,) float: what decides whether a group "has a learning signal": the ``correct`` flags when a reward decides
+    correctness, else the weighted total reward (a run without a correctness reward has nothing better)."""
+    if batch.correct is not None:
+        return batch.correct.float()  # (B,)
+    return batch.total_reward  # (B,)
+
+
 def explained_variance(predicted: torch.Tensor, observed: torch.Tensor) -> float:
     """``1 - Var(observed - predicted) / Var(observed)``; NaN when the observations do not vary."""
     observed = observed.float()  # (N,)
@@ -61,7 +69,9 @@ def explained_variance(predicted: torch.Tensor, observed: torch.Tensor) -> float
 
 def effective_ratio(rewards: torch.Tensor, num_generations: int, eps: float = 1e-6) -> float:
     """Share of completions whose group-relative advantage ``r - mean_group(r)`` is non-zero (the paper's
-    "effective ratio"). With 0/1 rewards it equals the share of groups with mixed outcomes."""
+    "effective ratio"). With 0/1 rewards it equals the share of groups with mixed outcomes. PCL passes the
+    ``correct`` flags (``learning_signal``), never a shaped total: under HAPO's length reward an all-right group's
+    totals differ by length, yet the group teaches nothing about correctness."""
     grouped = rewards.float().view(-1, num_generations)  # (num_groups, G)
     advantage = grouped - grouped.mean(dim=1, keepdim=True)  # (num_groups, G)
     return float((advantage.abs() > eps).float().mean())

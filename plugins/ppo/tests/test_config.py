@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 from trl_reason_ppo import ReasoningPPOConfig
-from trl_reason_ppo.critic import critic_source
+from trl_reason_ppo.critic import critic_spec
 
 
 def config(**kwargs) -> ReasoningPPOConfig:
@@ -43,16 +43,29 @@ def test_invalid_settings_fail_early(kwargs, message):
 
 
 def test_critic_source_order(tmp_path):
+    """test model > critic_model_name_or_path > the recipe's model (an adapter directory: the policy's base)."""
+    from trl_reasoning.models import plan_load
+
     args = SimpleNamespace(critic_model_name_or_path=str(tmp_path))
     (tmp_path / "config.json").write_text("{}")
     policy = SimpleNamespace(config=SimpleNamespace(_name_or_path="/the/policy"))
     recipe = SimpleNamespace(test_model=None, model=SimpleNamespace(name_or_path="/the/policy"))
-    assert critic_source(args, recipe, policy) == str(tmp_path)
+
+    def source():
+        return plan_load(recipe, "critic", critic_spec(args, recipe, policy)).spec
+
+    assert source() == str(tmp_path)
     args.critic_model_name_or_path = None
-    assert critic_source(args, recipe, policy) == "/the/policy"
-    recipe.test_model = str(tmp_path)
+    assert critic_spec(args, recipe, policy) is None and source() == "/the/policy"
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    recipe.model.name_or_path = str(adapter)
+    assert source() == "/the/policy"  # the PEFT policy's base weights, not the adapter directory
+    assert critic_spec(args, None, policy) == "/the/policy"  # a trainer built without a recipe
+    recipe.test_model = "tiny"
     args.critic_model_name_or_path = "some/hub-critic"
-    assert critic_source(args, recipe, policy) == str(tmp_path)
+    assert plan_load(recipe, "critic", critic_spec(args, recipe, policy)).test_model  # the switch replaces it
 
 
 def test_overridden_transformers_methods_keep_their_contract():

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import TrainerCallback
 from trl_reason_ppo import ReasoningPPOConfig, ReasoningPPOTrainer
-from trl_reason_ppo.trainer import CRITIC_GROUP
+from trl_reason_ppo.trainer import CRITIC_GROUP, PPOHooks
 
 from trl_reasoning import hookimpl
 from trl_reasoning.plugins.manager import PluginManager
@@ -57,7 +57,7 @@ def test_constant_critic_gives_reward_minus_b_on_every_token(make_recipe, tmp_pa
     G, rows_per_batch = trainer.num_generations, trainer.args.per_device_train_batch_size
     inputs = [dict(trainer.train_dataset[i]) for i in range(rows_per_batch // G) for _ in range(G)]
     output = trainer._generate_and_score_completions(inputs)
-    batch = trainer._last_batch
+    batch = trainer.last_batch
     mask = output["completion_mask"].float()  # (B, T)
     reward = batch.total_reward[batch.local_slice]  # (B,)
     assert reward.min() != reward.max(), "the test reward should vary"
@@ -66,6 +66,8 @@ def test_constant_critic_gives_reward_minus_b_on_every_token(make_recipe, tmp_pa
     torch.testing.assert_close(output["advantages"], (reward.unsqueeze(1) - b) * mask)
     torch.testing.assert_close(output["ppo_returns"], reward.unsqueeze(1) * mask)
     torch.testing.assert_close(output["ppo_old_values"], torch.full_like(mask, b))
+    # the loss fields come back with the advantages (Advantages.extra_fields): no stash, no second hook
+    assert not hasattr(PPOHooks, "extra_batch_fields") and not hasattr(trainer, "_ppo_fields")
 
 
 class FirstStepSnapshot(TrainerCallback):

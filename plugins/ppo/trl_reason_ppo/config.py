@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from trl_reasoning.trainers import ReasoningGRPOConfig
+from trl_reasoning import ReasoningGRPOConfig
 
 # Loss settings whose maths assume one advantage sign per sequence, which per-token GAE advantages break.
 SEQUENCE_LEVEL_LOSSES = ("vespo",)

@@ -4,8 +4,8 @@ The critic is a separate ``AutoModelForTokenClassification`` with ``num_labels=1
 critic is. It is never put inside the policy: vLLM pushes the policy's weights by name, ``save_model`` saves the
 policy, and TRL's fused LM head returns log-probs, not the hidden states a value head needs::
 
-    source = critic_source(args, recipe, policy)         # test_model > critic_model_name_or_path > the policy
-    critic = load_critic(source, args, dtype=torch.float32)    # fp32 master weights; bf16 compute by autocast
+    spec = critic_spec(args, recipe, policy)             # test_model > critic_model_name_or_path > the policy
+    critic = load_critic(recipe, spec, args, dtype=torch.float32)    # fp32 master weights; bf16 compute by autocast
     values = critic_values(critic, prompt_ids, prompt_mask, completion_ids, completion_mask)   # (B, T)
 """
 
@@ -20,43 +20,32 @@ import torch
 CRITIC_DIR = "critic"
 
 
-def critic_source(args, recipe=None, policy=None) -> str:
-    """Where to load the critic from: the recipe's test model (CI's switch) replaces everything; then
-    ``critic_model_name_or_path``; then the policy's own weights (its base model when the policy is a PEFT model)."""
-    from trl_reasoning.models import resolve_model_path
-    from trl_reasoning.config.recipe import MODEL_KEYS_ENV
-
-    test_model = getattr(recipe, "test_model", None) if recipe is not None else os.environ.get(MODEL_KEYS_ENV)
-    if test_model:
-        return resolve_model_path(test_model)
+def critic_spec(args, recipe=None, policy=None) -> str | None:
+    """The spec ``load_for(recipe, "critic", spec)`` receives: ``critic_model_name_or_path``; else, when the recipe's
+    model is a PEFT adapter directory (not a critic) or there is no recipe, the policy's own base weights;
+    else ``None``. ``load_for`` then applies the same rules as for every model of a run: the recipe's test model
+    (CI's switch) replaces everything, then this spec, then the recipe's ``model.name_or_path``."""
     if args.critic_model_name_or_path:
-        return resolve_model_path(args.critic_model_name_or_path)
-    if policy is not None:
+        return args.critic_model_name_or_path
+    adapter = recipe is not None and os.path.isfile(os.path.join(str(recipe.model.name_or_path), "adapter_config.json"))
+    if policy is not None and (recipe is None or adapter):
         base = policy.get_base_model() if hasattr(policy, "get_base_model") else policy
         path = getattr(base.config, "_name_or_path", "")
         if path:
             return path
-    if recipe is not None:
-        return resolve_model_path(recipe.model.name_or_path)
-    raise ValueError("cannot tell where the critic should start: set trainer.critic_model_name_or_path")
+    if recipe is None:
+        raise ValueError("cannot tell where the critic should start: set trainer.critic_model_name_or_path")
+    return None
 
 
-def load_critic(source: str, args, dtype=None, trust_remote_code: bool = False):
-    """A token-classification model with one output per token, dropout off, optionally wrapped in LoRA."""
-    from transformers import AutoConfig, AutoModelForTokenClassification
+def load_critic(recipe, spec: str | None, args, dtype=None):
+    """A token-classification model with one output per token (``load_for``'s critic role: ``num_labels=1``,
+    classifier dropout 0), every dropout off, optionally wrapped in LoRA."""
     from trl.trainer.utils import disable_dropout_in_model
 
-    config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
-    config.num_labels = 1
-    config.classifier_dropout = 0.0  # the generic head defaults to dropout 0.1
-    kwargs = {"config": config, "trust_remote_code": trust_remote_code}
-    if dtype is not None:
-        kwargs["dtype"] = dtype
-    try:
-        critic = AutoModelForTokenClassification.from_pretrained(source, **kwargs)
-    except ValueError as exc:  # an architecture without a ForTokenClassification head
-        raise ValueError(f"cannot build a critic from {source!r}: {exc}. Point trainer.critic_model_name_or_path "
-                         "at a model whose architecture has a token-classification head (Llama, Qwen2, ...)") from None
+    from trl_reasoning import load_for
+
+    critic, _ = load_for(recipe, "critic", spec, dtype=dtype)
     disable_dropout_in_model(critic)
     critic.config.use_cache = False
     if args.critic_lora_r > 0:

@@ -8,8 +8,9 @@ internal plugin object (``PPOHooks``) that the trainer registers on its plugin m
 
 * ``auxiliary_models``: builds the critic (``critic.py``); ``param_groups``: adds it to the trainer's optimizer with
   its own learning rate (and, through ``create_scheduler``, its own schedule);
-* ``advantages``: critic values, token rewards (optional k1 KL penalty), GAE, returns, global whitening (``gae.py``);
-* ``extra_batch_fields``: old values, returns and the value mask, carried through TRL's shuffle, split and buffer;
+* ``advantages``: critic values, token rewards (optional k1 KL penalty), GAE, returns, global whitening (``gae.py``),
+  returned as ``Advantages(values, extra_fields)``: the old values, returns and value mask travel with them through
+  TRL's shuffle, split and buffer (nothing is stashed between hooks);
 * ``loss_terms``: the clipped value loss on every micro-batch (``value_loss.py``).
 
 A callback clips the critic's gradients (Trainer clips only the policy's), averages them across processes (the
@@ -32,12 +33,10 @@ import os
 import torch
 from transformers import TrainerCallback
 
-from trl_reasoning import hookimpl
-from trl_reasoning.models import DTYPE_KEY_ATTR
-from trl_reasoning.trainers import ReasoningGRPOTrainer
+from trl_reasoning import DTYPE_KEY_ATTR, Advantages, PluginManager, ReasoningGRPOTrainer, hookimpl
 
 from .config import ReasoningPPOConfig
-from .critic import CRITIC_DIR, critic_source, critic_values, load_critic, load_critic_weights, save_critic
+from .critic import CRITIC_DIR, critic_spec, critic_values, load_critic, load_critic_weights, save_critic
 from .gae import gae, masked_moments, token_rewards, whiten
 from .value_loss import clipped_value_loss, masked_mean
 
@@ -61,11 +60,7 @@ class PPOHooks:
 
     @hookimpl
     def advantages(self, trainer, batch, inputs, output):
-        return trainer.ppo_advantages(batch, output)
-
-    @hookimpl
-    def extra_batch_fields(self, trainer, batch, inputs, output):
-        return trainer.pop_ppo_fields()
+        return trainer.ppo_advantages(batch, output)  # Advantages(values (B_local, T), extra_fields for the loss)
 
     @hookimpl
     def loss_terms(self, trainer, model, inputs, ctx):
@@ -93,15 +88,12 @@ class ReasoningPPOTrainer(ReasoningGRPOTrainer):
     config_class = ReasoningPPOConfig
 
     def __init__(self, *args, plugin_manager=None, recipe=None, **kwargs):
-        from trl_reasoning.plugins.manager import PluginManager
-
         config = kwargs.get("args", args[2] if len(args) > 2 else None)
         if not isinstance(config, ReasoningPPOConfig):
             raise TypeError(f"ReasoningPPOTrainer needs a ReasoningPPOConfig, got {type(config).__name__}")
         pm = plugin_manager if plugin_manager is not None else PluginManager(discover=False)
         pm.unregister(INTERNAL_PLUGIN)
         pm.register_active(INTERNAL_PLUGIN, PPOHooks())
-        self._ppo_fields: dict | None = None
         self._critic_schedule_set = False
         # k1 in the reward needs reference log-probs. Let TRL build the reference model exactly as for beta > 0
         # (PEFT "ref" adapter, DeepSpeed/FSDP preparation, fused LM head), then switch its KL loss back off.
@@ -127,12 +119,11 @@ class ReasoningPPOTrainer(ReasoningGRPOTrainer):
         return self.auxiliary["critic"]
 
     def build_critic(self):
-        source = critic_source(self.args, self.recipe, self.accelerator.unwrap_model(self.model))
-        trust = bool(getattr(getattr(self.recipe, "model", None), "trust_remote_code", False))
+        spec = critic_spec(self.args, self.recipe, self.accelerator.unwrap_model(self.model))
         dtype = (self.accelerator.unwrap_model(self.model).dtype if self.args.critic_dtype == "policy"
                  else getattr(torch, self.args.critic_dtype))
-        logger.info("critic: loading %s in %s", source, dtype)
-        critic = load_critic(source, self.args, dtype=dtype, trust_remote_code=trust)
+        logger.info("critic: loading %s in %s", spec or "the recipe's model", dtype)
+        critic = load_critic(self.recipe, spec, self.args, dtype=dtype)
         setattr(critic, DTYPE_KEY_ATTR, "trainer.critic_dtype")  # named by the start-up precision warning
         return critic
 
@@ -186,9 +177,9 @@ class ReasoningPPOTrainer(ReasoningGRPOTrainer):
     # -- advantages -----------------------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def ppo_advantages(self, batch, output) -> torch.Tensor:
-        """(B_local, T) GAE advantages of this rank's completions; stashes old values, returns and the value mask
-        for ``extra_batch_fields``."""
+    def ppo_advantages(self, batch, output) -> Advantages:
+        """(B_local, T) GAE advantages of this rank's completions, with the old values, returns and value mask the
+        value loss reads (``extra_fields``, each (B_local, T))."""
         prompt_ids, prompt_mask = output["prompt_ids"], output["prompt_mask"]  # (B, P), (B, P)
         completion_ids, completion_mask = output["completion_ids"], output["completion_mask"]  # (B, T), (B, T)
         mask = completion_mask.float()  # (B, T)
@@ -207,15 +198,8 @@ class ReasoningPPOTrainer(ReasoningGRPOTrainer):
         moments = self.accelerator.reduce(masked_moments(advantages, mask), reduction="sum")  # (3,) global
         if self.args.whiten_advantages:
             advantages = whiten(advantages, mask, moments)  # (B, T)
-        self._ppo_fields = {FIELD_OLD_VALUES: values, FIELD_RETURNS: returns, FIELD_VALUE_MASK: mask}
         self._log_rollout_stats(values, returns, mask, kl)
-        return advantages
-
-    def pop_ppo_fields(self) -> dict:
-        fields, self._ppo_fields = self._ppo_fields, None
-        if fields is None:
-            raise RuntimeError("PPO: extra_batch_fields ran without advantages for this generation batch")
-        return fields
+        return Advantages(advantages, {FIELD_OLD_VALUES: values, FIELD_RETURNS: returns, FIELD_VALUE_MASK: mask})
 
     def _reward_kl(self, output) -> torch.Tensor:
         """(B, T) k1 estimate ``logp_old - logp_ref`` of the sampled tokens."""

@@ -113,9 +113,10 @@ def test_pool_rule_band_and_histogram():
 
 # -- the plugin's hook methods without a trainer ------------------------------------------------------------------
 
-from types import SimpleNamespace  # noqa: E402
+from trl_reasoning import PromptFormat  # noqa: E402
 
-from trl_reason_questa.plugin import HintPhase, Plugin  # noqa: E402
+from trl_reason_questa.plugin import HintPhase, Plugin, prompt_variant  # noqa: E402
+from trl_reasoning.testing import make_rollout_batch  # noqa: E402
 
 ROW = {"problem": "What is 12 + 34 - 5?", "answer": "41", "solution": SOLUTION, "prompt_id": 7,
        "prompt": [{"role": "system", "content": "S"}, {"role": "user", "content": "Q: What is 12 + 34 - 5?"}]}
@@ -123,23 +124,31 @@ ROW = {"problem": "What is 12 + 34 - 5?", "answer": "41", "solution": SOLUTION, 
 
 def test_transform_prompt_rebuilds_the_prompt_with_the_recipe_template():
     plugin = Plugin(Plugin.Config())
-    plugin.data = SimpleNamespace(template="chat", system_prompt="S", user_template="Q: {problem}", few_shot=[])
+    plugin.prompt_format = PromptFormat(template="chat", system_prompt="S", user_template="Q: {problem}")
     plugin.schedule(trainer=None, step=0)
     row = plugin.transform_prompt(trainer=None, row=dict(ROW))
     assert row["prompt"] == [{"role": "system", "content": "S"},
                              {"role": "user", "content": "Q: What is 12 + 34 - 5?\n\n## Hint.12 + 34 = 46. 46 - 5 = 41."}]
-    assert row["prompt_id"] == 7 and row["problem"] == ROW["problem"]
+    assert row["prompt_id"] == 7 and row["problem"] == ROW["problem"] and row["prompt_variant"] == "hint=0.50"
+    first = row
     assert plugin.schedule(trainer=None, step=100) == {"hint_fraction": 0.25}
-    plugin.data = None  # a trainer built without a recipe: the hint replaces the problem inside the prompt
+    plugin.prompt_format = None  # a trainer built without a recipe: the hint replaces the problem inside the prompt
     row = plugin.transform_prompt(trainer=None, row=dict(ROW))
     assert row["prompt"][-1]["content"] == "Q: What is 12 + 34 - 5?\n\n## Hint.12 + 34 = 46."
-    assert plugin.metrics(trainer=None, mode="train") == {"questa/hinted_fraction": 1.0,
-                                                          "questa/hint_chars_mean": (26 + 13) / 2}
+    assert row["prompt_variant"] == "hint=0.25"
+    assert plugin.metrics(trainer=None, mode="train") is None  # transforming is side-effect free (PCL's pool)
+    plain = plugin.transform_prompt(trainer=None, row={**ROW, "answer": "42"})  # no hint: the unhinted variant
+    batch = make_rollout_batch([[1, 0], [0, 0], [1, 1]])
+    batch.rows = [r for r in (first, row, plain) for _ in range(2)]
+    plugin.on_rewards(trainer=None, batch=batch)  # counted from what was generated, at this step's fraction
+    assert plugin.metrics(trainer=None, mode="train") == {"questa/hinted_fraction": 2 / 3,
+                                                          "questa/hint_chars_mean": 13.0}
 
 
 def test_no_hint_when_the_answer_is_not_in_the_solution():
     plugin = Plugin(Plugin.Config())
-    assert plugin.transform_prompt(trainer=None, row={**ROW, "answer": "42"}) is None
+    row = plugin.transform_prompt(trainer=None, row={**ROW, "answer": "42"})
+    assert row["prompt"] == ROW["prompt"] and row["prompt_variant"] == ""  # every row carries its variant
     plugin = Plugin(Plugin.Config(require_answer_in_solution=False))
     assert plugin.hint_for({**ROW, "answer": "42"}).endswith("## Hint.12 + 34 = 46. 46 - 5 = 41.")
 
@@ -160,3 +169,15 @@ def test_schedule_must_start_at_step_zero():
         Plugin(Plugin.Config(schedule=[HintPhase(start_step=3, fraction=0.5)]))
     with pytest.raises(ValueError, match="fraction"):
         HintPhase(start_step=0, fraction=1.5)
+
+
+@pytest.mark.parametrize("fraction, variant", [(0.5, "hint=0.50"), (0.25, "hint=0.25"), (0.125, "hint=0.12"),
+                                               (1.0, "hint=1.00")])
+def test_prompt_variant_names_the_hint_fraction(fraction, variant):
+    assert prompt_variant(fraction) == variant
+
+
+def test_the_short_prefix_rule_gives_the_unhinted_variant():
+    plugin = Plugin(Plugin.Config(schedule=[HintPhase(start_step=0, fraction=0.1)]))
+    row = plugin.transform_prompt(trainer=None, row=dict(ROW))  # 10% of the solution is < 10 characters
+    assert row["prompt"][-1]["content"] == "Q: What is 12 + 34 - 5?\n\n" and row["prompt_variant"] == ""

@@ -14,7 +14,9 @@ How each part acts (docs/plugins/questa.md has the whole story):
 * ``schedule``: the hint fraction p for the step that begins (logged as ``schedule/hint_fraction``).
 * ``transform_prompt``: once per unique prompt, before it is repeated for its group, the prompt is rebuilt from
   ``problem + "\\n\\n## Hint." + first p of the solution`` with the recipe's template (training only: evaluation
-  prompts never carry a hint).
+  prompts never carry a hint). Every transformed row carries ``prompt_variant`` (``"hint=0.50"``, ``""`` without a
+  hint), which keys the core's per-prompt record (``trainer.records``; HAPO's history). No side effect: a selector
+  (PCL) runs the chain on candidates it does not keep; the ``questa/*`` metrics are counted in ``on_rewards``.
 * ``trl-reason questa select``: the hard-problem pool (problems the model solves 0-4 times of 8 with the hint).
 
 Refill rounds (``trainer.group_filter_max_rounds``) draw replacement rows through the same ``transform_prompt``, so
@@ -46,19 +48,17 @@ class HintPhase:
             raise ValueError(f"fraction must lie in [0, 1], got {self.fraction}")
 
 
+def prompt_variant(fraction: float) -> str:
+    """The ``prompt_variant`` of a row generated with a hint of ``fraction`` (``"hint=0.50"``); rows without a hint
+    carry ``""``, the variant of every unhinted prompt. ``trainer.records`` keys its per-prompt record by it, so HAPO's
+    shortest correct length at p = 0.5 is never the target at p = 0.25."""
+    return f"hint={fraction:.2f}"
+
+
 def paper_schedule() -> list[HintPhase]:
     """Partial-50, then Partial-25 (`partial_50_grpo.yaml`, `partial_50_25_grpo.yaml`; the switch after about 100
     steps, when entropy starts to fall at p = 0.5)."""
     return [HintPhase(start_step=0, fraction=0.5), HintPhase(start_step=100, fraction=0.25)]
-
-
-def template_fields(data) -> dict:
-    """The recipe's prompt fields besides the template name (``trainer.recipe.data``), as ``render_prompt`` takes
-    them; the same rendering as the training rows, only the problem text differs."""
-    fields = {"system_prompt": data.system_prompt, "user_template": data.user_template}
-    if getattr(data, "few_shot", None):
-        fields["few_shot"] = data.few_shot
-    return fields
 
 
 @hookimpl
@@ -106,8 +106,8 @@ class Plugin:
             raise ValueError(f"the questa schedule must start at step 0 (first phase starts at {self.phases[0][0]})")
         self.fraction = self.phases[0][1]
         self.tokenizer = None
-        self.data = None
-        self._hinted: list[int] = []  # prefix characters of each prompt since the last log line (0: no hint)
+        self.prompt_format = None  # the recipe's prompt renderer (trainer.prompt_format), None without a recipe
+        self._hinted: list[int] = []  # hint characters of each generated prompt since the last log line (0: none)
 
     def fraction_at(self, step: int) -> float:
         return fraction_at(self.phases, step)
@@ -117,7 +117,7 @@ class Plugin:
     @hookimpl
     def trainer_ready(self, trainer):
         self.tokenizer = trainer.processing_class
-        self.data = trainer.recipe.data if trainer.recipe is not None else None
+        self.prompt_format = getattr(trainer, "prompt_format", None)
         columns = getattr(trainer.train_dataset, "column_names", None) or []
         if columns and self.config.solution_column not in columns:
             raise ValueError(f"questa needs a {self.config.solution_column!r} column with worked solutions in the "
@@ -150,22 +150,27 @@ class Plugin:
                               min_prefix_chars=self.config.min_prefix_chars, marker=self.config.marker,
                               separator=self.config.separator, encode=encode, decode=decode)
 
+    def hint_chars(self, row: dict, hinted: str | None) -> int:
+        """Characters of solution shown in ``hinted`` (0: no hint, including the ``< min_prefix_chars`` rule)."""
+        if hinted is None:
+            return 0
+        bare = str(row["problem"]) + self.config.separator
+        return 0 if hinted == bare else len(hinted) - len(bare) - len(self.config.marker)
+
     @hookimpl
     def transform_prompt(self, trainer, row):
+        # No side effect: a selector may run the transform chain on candidates it does not keep (PCL predicts on
+        # the prompt that will be generated). The metrics are counted in on_rewards from what was generated.
         hinted = self.hint_for(row)
+        variant = prompt_variant(self.fraction) if self.hint_chars(row, hinted) > 0 else ""
         if hinted is None:
-            self._hinted.append(0)
-            return None
-        bare = str(row["problem"]) + self.config.separator
-        self._hinted.append(0 if hinted == bare else len(hinted) - len(bare) - len(self.config.marker))
-        return {**row, "prompt": self.render(row, hinted)}
+            return {**row, "prompt_variant": variant}
+        return {**row, "prompt": self.render(row, hinted), "prompt_variant": variant}
 
     def render(self, row: dict, hinted: str):
         """The prompt for ``hinted`` in the recipe's template (system prompt and user template included)."""
-        if self.data is not None:
-            from trl_reasoning.data import render_prompt
-
-            return render_prompt(hinted, self.data.template, **template_fields(self.data))
+        if self.prompt_format is not None:  # the same renderer as the training rows: only the problem differs
+            return self.prompt_format.render(hinted)
         prompt = row["prompt"]  # a trainer built without a recipe: put the hint where the problem is
         if isinstance(prompt, str):
             return prompt.replace(str(row["problem"]), hinted, 1)
@@ -175,6 +180,14 @@ class Plugin:
                 message["content"] = str(message["content"]).replace(str(row["problem"]), hinted, 1)
                 break
         return messages
+
+    @hookimpl
+    def on_rewards(self, trainer, batch):
+        G = batch.num_generations
+        for group in range(batch.num_groups):  # one entry per generated prompt (refill rounds included)
+            row = batch.rows[group * G] if batch.rows else {}
+            if "problem" in row:
+                self._hinted.append(self.hint_chars(row, self.hint_for(row)) if row.get("prompt_variant") else 0)
 
     @hookimpl
     def metrics(self, trainer, mode):
@@ -187,4 +200,4 @@ class Plugin:
                 "questa/hint_chars_mean": sum(with_hint) / len(with_hint) if with_hint else 0.0}
 
 
-__all__ = ["HintPhase", "Plugin", "paper_schedule", "register_commands"]
+__all__ = ["HintPhase", "Plugin", "paper_schedule", "prompt_variant", "register_commands"]

@@ -56,17 +56,13 @@ def add_questa_parser(subparsers) -> None:
 def cmd_select(args) -> int:
     from rich.table import Table
 
-    from trl_reasoning.config.schema import ConfigError, build_dataclass
-    from trl_reasoning.data import load_rows
-    from trl_reasoning.evaluation.generation import SamplingSettings, TransformersBackend, render_prompts
-    from trl_reasoning.models import load_model
-    from trl_reasoning.plugins.manager import PluginManager
-    from trl_reasoning.console import console
-    from trl_reasoning.config.recipe import load_recipe
-    from trl_reasoning.run import build_rewards, prepare
+    from trl_reasoning import (ConfigError, PluginManager, PromptFormat, SamplingSettings, TransformersBackend,
+                               build_dataclass, build_rewards, load_for, load_recipe, load_rows, prepare,
+                               render_prompts)
+    from trl_reasoning import rich_console as console
 
     from .hints import correct_histogram, keep_for_pool
-    from .plugin import Plugin, template_fields
+    from .plugin import Plugin
 
     if args.samples < 1 or not 0 <= args.lo <= args.hi:
         raise ConfigError("questa select", f"need --samples >= 1 and 0 <= --lo <= --hi (got {args.samples}, "
@@ -74,13 +70,14 @@ def cmd_select(args) -> int:
     recipe = load_recipe(args.recipe, args.set or [])
     pm = getattr(args, "plugin_manager", None) or PluginManager()
     prepared = prepare(recipe, pm)
-    correctness = next((f for f in build_rewards(prepared) if hasattr(f, "is_correct")), None)
+    correctness = next((f for f in build_rewards(prepared)
+                        if getattr(f, "reports_correctness", False) or hasattr(f, "is_correct")), None)
     if correctness is None:
-        raise ConfigError("rewards", "questa select grades with the recipe's correctness reward (one with "
-                                     "`is_correct`, e.g. boxed_integer or correctness); the recipe has none")
+        raise ConfigError("rewards", "questa select grades with the recipe's correctness reward (one that reports "
+                                     "correctness, e.g. boxed_integer or correctness); the recipe has none")
     config = build_dataclass(Plugin.Config, recipe.plugins.get("questa") or {}, "plugins.questa")
     plugin = Plugin(config)
-    plugin.data = recipe.data
+    plugin.prompt_format = PromptFormat.from_section(recipe.data)
     if args.fraction is not None:
         plugin.fraction = args.fraction
 
@@ -94,12 +91,11 @@ def cmd_select(args) -> int:
         row.setdefault("problem", row.get(data.problem_column))
         row.setdefault("answer", row.get(data.answer_column))
 
-    model, tokenizer = load_model(recipe.model.name_or_path, dtype=recipe.model.dtype, revision=recipe.model.revision,
-                                  trust_remote_code=recipe.model.trust_remote_code)
+    model, tokenizer = load_for(recipe)  # the policy, as `trl-reason run` loads it (test-model switch included)
     plugin.tokenizer = tokenizer
     hinted = [plugin.hint_for(row) for row in rows]
     problems = [h if h is not None else str(row["problem"]) for h, row in zip(hinted, rows)]
-    prompts = render_prompts(tokenizer, problems, template=data.template, **template_fields(data))
+    prompts = render_prompts(tokenizer, problems, template=plugin.prompt_format)  # the training rows' format
     temperature = args.temperature if args.temperature is not None else float(recipe.trainer.get("temperature", 1.0))
     max_new = args.max_new_tokens or int(recipe.trainer.get("max_completion_length", 256))
     settings = SamplingSettings(n=args.samples, temperature=temperature, max_new_tokens=max_new, seed=args.seed)
@@ -113,7 +109,9 @@ def cmd_select(args) -> int:
         texts = [c.text for c in completions]
         columns = {k: [v] * len(texts) for k, v in row.items() if k not in ("prompt", "completion")}
         values = correctness([prompt] * len(texts), texts, None, **columns)
-        counts.append(sum(correctness.is_correct(values)))
+        flags = (correctness.last_correct if getattr(correctness, "reports_correctness", False)
+                 else correctness.is_correct(values))  # the grader's own verdict beside the reward value
+        counts.append(sum(bool(flag) for flag in flags))
     kept = [dict(row, questa_correct=c, questa_samples=args.samples, questa_fraction=plugin.fraction)
             for row, c in zip(rows, counts) if keep_for_pool(c, args.lo, args.hi)]
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from trl_reasoning import ConfigError
+
 
 def round_overrides(base_output_dir: str, round_index: int, overrides: list[str]) -> list[str]:
     """The ``--set`` overrides of round ``round_index`` (1-based)."""
@@ -19,16 +21,13 @@ def round_overrides(base_output_dir: str, round_index: int, overrides: list[str]
 
 
 def run_rounds(recipe_path: str, rounds: int, overrides: list[str] = (), output_dir: str | None = None) -> list[dict]:
-    from trl_reasoning.config.recipe import load_recipe
-    from trl_reasoning.run import run_recipe
+    from trl_reasoning import load_recipe, run_recipe  # run_recipe is lazy (heavy): imported when a round runs
 
     base = output_dir or load_recipe(recipe_path, list(overrides)).output_dir
     results = []
     for k in range(1, rounds + 1):
         recipe = load_recipe(recipe_path, round_overrides(base, k, list(overrides)))
         if "trra" not in recipe.plugins:
-            from trl_reasoning.config.schema import ConfigError
-
             raise ConfigError("plugins.trra", "trra iterate needs a recipe that activates the trra plugin")
         result = run_recipe(recipe)
         result.pop("trainer", None)

@@ -20,8 +20,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from trl_reasoning import hookimpl
-from trl_reasoning.config.schema import ConfigError
+from trl_reasoning import ConfigError, hookimpl, load_for
 
 
 @hookimpl
@@ -74,17 +73,10 @@ class Plugin:
 
     # -- setup ---------------------------------------------------------------------------------------------------
 
-    def _spec(self, trainer, spec: str) -> str:
-        recipe = getattr(trainer, "recipe", None)
-        return (getattr(recipe, "test_model", None) or spec) if recipe is not None else spec
-
     def _load(self, trainer, spec: str):
-        from trl_reasoning.models import load_model
-
-        recipe = getattr(trainer, "recipe", None)
-        dtype = recipe.model.dtype if recipe is not None else "float32"
-        trust = recipe.model.trust_remote_code if recipe is not None else False
-        return load_model(self._spec(trainer, spec), dtype=dtype, trust_remote_code=trust, with_tokenizer=False)
+        """A frozen teacher in the recipe's dtype (the test model replaces it), without a tokenizer: a teacher
+        directory may have none."""
+        return load_for(getattr(trainer, "recipe", None), "teacher", spec, with_tokenizer=False)[0]
 
     @hookimpl
     def auxiliary_models(self, trainer):

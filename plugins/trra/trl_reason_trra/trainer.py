@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from trl_reasoning.config.schema import ConfigError
-from trl_reasoning.trainers.sft import ReasoningSFTConfig, ReasoningSFTTrainer
+from trl_reasoning import ConfigError, ReasoningSFTConfig, ReasoningSFTTrainer
 
 from .loss import distillation_kl
 
@@ -30,13 +29,26 @@ class TrRaDistillTrainer(ReasoningSFTTrainer):
     """Distil the student toward ``lambda * aligned + (1 - lambda) * reference`` logits on fixed sequences."""
 
     config_class = TrRaDistillConfig
+    # trra's own `loss_terms` is its form beside GRPO; here compute_loss computes that KL itself. Any other
+    # plugin's loss_terms is refused in _configure (this trainer does not call the hook).
+    calls_hooks = ReasoningSFTTrainer.calls_hooks | {"loss_terms"}
 
     def __init__(self, *args, plugin_manager=None, **kwargs):
         if plugin_manager is None or "trra" not in plugin_manager.active:
             raise ConfigError("plugins.trra", "trainer.algorithm: distill needs the trra plugin active, e.g. "
                                               "`plugins: {trra: {aligned_model: <model>, realign_lambda: 2.0}}`")
-        super().__init__(*args, plugin_manager=plugin_manager, **kwargs)
         self.trra = plugin_manager.active["trra"]
+        super().__init__(*args, plugin_manager=plugin_manager, **kwargs)
+
+    def _configure(self) -> None:
+        super()._configure()
+        others = [name for name, plugin in self.pm.active.items()
+                  if plugin is not self.trra and callable(getattr(plugin, "loss_terms", None))
+                  and not name.startswith("core:")]
+        if others:
+            raise ConfigError(f"plugins.{others[0]}", f"{', '.join(map(repr, others))} add(s) loss terms through "
+                              "`loss_terms`, which the distill trainer never calls (its loss is TrRa's KL on fixed "
+                              "sequences); use trainer.algorithm: grpo, or drop them")
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         mode = "train" if self.model.training else "eval"
