@@ -20,6 +20,25 @@ class LogRecorder(TrainerCallback):
             self.logs.append({"step": state.global_step, **logs})
 
 
+def train_timed(trainer) -> dict:
+    """``trainer.train()``; its wall and CPU seconds (``train_wall_s``, ``train_cpu_s``)."""
+    import time
+
+    started, cpu = time.perf_counter(), time.process_time()
+    trainer.train()
+    return {"train_wall_s": round(time.perf_counter() - started, 1),
+            "train_cpu_s": round(time.process_time() - cpu, 1)}
+
+
+def heldout_of(recipe, trainer, correct_lengths: bool = False) -> dict:
+    """``heldout`` on the trainer's model, in eval mode and without gradients."""
+    import torch
+
+    trainer.model.eval()
+    with torch.no_grad():
+        return heldout(recipe, trainer.model, trainer.processing_class, correct_lengths=correct_lengths)
+
+
 def heldout(recipe, model, tokenizer, correct_lengths: bool = False) -> dict:
     """Greedy held-out evaluation as the recipe's ``eval`` section sets it, with three example responses; with
     ``correct_lengths`` also the mean token length of the strictly correct responses and their count."""

@@ -13,6 +13,7 @@ library versions and the machine; no absolute path.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
 import platform
@@ -20,7 +21,9 @@ import shutil
 import time
 from pathlib import Path
 
-from _common import LogRecorder, heldout
+from _common import LogRecorder, heldout_of, train_timed
+
+from trl_reasoning.versions import versions_of
 
 ROOT = Path(__file__).resolve().parents[1]
 CURVES = ("reward", "correct/rate", "completions/mean_length", "entropy", "pcl/effective_ratio",
@@ -61,15 +64,8 @@ def _recorder_plugin(recorder: RoundRecorder):
 
 
 def versions() -> dict:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version(), "platform": platform.platform()}
-    for name in ("trl-reasoning", "torch", "transformers", "trl", "accelerate"):
-        try:
-            out[name] = md.version(name)
-        except md.PackageNotFoundError:
-            out[name] = None
-    return out
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            **versions_of(("trl-reasoning", "torch", "transformers", "trl", "accelerate"))}
 
 
 def operating_point(recipe) -> dict:
@@ -114,17 +110,10 @@ def run_arm(recipe_rel: str, arm: str, drop: tuple[str, ...], sets: list[str], s
     result: dict = {"arm": arm, "plugins": sorted(recipe.plugins), "compose": compose, "dropped": list(drop),
                     "overrides": overrides, "unset": list(unset), "algorithm": recipe.trainer.get("algorithm", "grpo"),
                     "threads": torch.get_num_threads()}
-    trainer.model.eval()
     if before:
-        with torch.no_grad():
-            result["heldout_before"] = heldout(recipe, trainer.model, trainer.processing_class, correct_lengths=True)
-    started, cpu = time.perf_counter(), time.process_time()
-    trainer.train()
-    result["train_wall_s"] = round(time.perf_counter() - started, 1)
-    result["train_cpu_s"] = round(time.process_time() - cpu, 1)
-    trainer.model.eval()
-    with torch.no_grad():
-        result["heldout_after"] = heldout(recipe, trainer.model, trainer.processing_class, correct_lengths=True)
+        result["heldout_before"] = heldout_of(recipe, trainer, correct_lengths=True)
+    result.update(train_timed(trainer))
+    result["heldout_after"] = heldout_of(recipe, trainer, correct_lengths=True)
     result["curves"] = {key: [log.get(key) for log in logs.logs] for key in CURVES
                         if any(key in log for log in logs.logs)}
     rounds = recorder.rounds
@@ -170,6 +159,17 @@ def run_benchmark(name: str, recipe_rel: str, arms: dict[str, dict], steps: int 
         path.write_text(json.dumps(out, indent=2, default=str) + "\n", encoding="utf-8")
     print(json.dumps(out["summary"], indent=2))
     return out
+
+
+def main_for(name: str, recipe_rel: str, arms: dict[str, dict], summary_of, description: str, argv=None) -> int:
+    """The command line every ``combined_*.py`` benchmark has: ``--steps``, ``--set KEY=VALUE``, ``--workdir``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--steps", type=int, default=None, help="optimizer steps per arm (default: the recipe's)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--workdir", default=f"/tmp/{name}")
+    args = parser.parse_args(argv)
+    run_benchmark(name, recipe_rel, arms, args.steps, args.set, args.workdir, summary_of)
+    return 0
 
 
 def table(results: dict, columns: dict[str, callable]) -> list[dict]:

@@ -15,9 +15,7 @@ Writes ``benchmarks/results/combined_fastcurl_pcl.json``.
 
 from __future__ import annotations
 
-import argparse
-
-from combined_arms import run_benchmark, table
+from combined_arms import main_for, table
 
 RECIPE = "recipes/combined/fastcurl-pcl.yaml"
 ARMS = {"fastcurl+pcl": {}, "fastcurl": {"drop": ("pcl",)}, "pcl": {"drop": ("fastcurl",)}}
@@ -37,13 +35,7 @@ def summary(results, before):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=None, help="optimizer steps per arm (default: the recipe's)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--workdir", default="/tmp/combined_fastcurl_pcl")
-    args = parser.parse_args(argv)
-    run_benchmark("combined_fastcurl_pcl", RECIPE, ARMS, args.steps, args.set, args.workdir, summary)
-    return 0
+    return main_for("combined_fastcurl_pcl", RECIPE, ARMS, summary, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,7 @@ accuracy after training; the token entropy of the policy in training (first and 
 
 from __future__ import annotations
 
-import argparse
-
-from combined_arms import run_benchmark, table
+from combined_arms import main_for, table
 
 RECIPE = "recipes/combined/one-shot-ppo.yaml"
 PPO_KEYS = ("critic_learning_rate", "critic_lr_scheduler_type", "cliprange_value", "gamma", "lam",
@@ -44,13 +42,7 @@ def summary(results, before):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=None, help="optimizer steps per arm (default: the recipe's)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--workdir", default="/tmp/combined_one_shot_ppo")
-    args = parser.parse_args(argv)
-    run_benchmark("combined_one_shot_ppo", RECIPE, ARMS, args.steps, args.set, args.workdir, summary)
-    return 0
+    return main_for("combined_one_shot_ppo", RECIPE, ARMS, summary, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,7 @@ answers; in training, the mean length of correct completions and the correct rat
 
 from __future__ import annotations
 
-import argparse
-
-from combined_arms import run_benchmark, table
+from combined_arms import main_for, table
 
 RECIPE = "recipes/combined/questa-hapo.yaml"
 ARMS = {"questa+hapo": {}, "questa": {"drop": ("hapo",)}, "hapo": {"drop": ("questa",)}}
@@ -41,13 +39,7 @@ def summary(results, before):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=None, help="optimizer steps per arm (default: the recipe's)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--workdir", default="/tmp/combined_questa_hapo")
-    args = parser.parse_args(argv)
-    run_benchmark("combined_questa_hapo", RECIPE, ARMS, args.steps, args.set, args.workdir, summary)
-    return 0
+    return main_for("combined_questa_hapo", RECIPE, ARMS, summary, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

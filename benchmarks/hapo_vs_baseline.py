@@ -23,13 +23,12 @@ import shutil
 import time
 from pathlib import Path
 
-from _common import LogRecorder, heldout
+from _common import LogRecorder, heldout_of, train_timed
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_arm(recipe_path: str, arm: str, steps: int, overrides: list[str], output_dir: Path, before: bool) -> dict:
-    import torch
     import trl_reason_hapo.plugin as hapo_plugin
 
     from trl_reasoning.plugins.manager import PluginManager
@@ -45,15 +44,9 @@ def run_arm(recipe_path: str, arm: str, steps: int, overrides: list[str], output
     trainer = build_trainer(prepared, str(output_dir / arm), [recorder])
     result: dict = {"steps": recipe.trainer.get("max_steps"), "arm": arm, "plugins": sorted(recipe.plugins)}
     if before:
-        trainer.model.eval()
-        result["heldout_before"] = heldout(recipe, trainer.model, trainer.processing_class, correct_lengths=True)
-    started, cpu = time.perf_counter(), time.process_time()
-    trainer.train()
-    result["train_wall_s"] = round(time.perf_counter() - started, 1)
-    result["train_cpu_s"] = round(time.process_time() - cpu, 1)
-    trainer.model.eval()
-    with torch.no_grad():
-        result["heldout_after"] = heldout(recipe, trainer.model, trainer.processing_class, correct_lengths=True)
+        result["heldout_before"] = heldout_of(recipe, trainer, correct_lengths=True)
+    result.update(train_timed(trainer))
+    result["heldout_after"] = heldout_of(recipe, trainer, correct_lengths=True)
     curve = lambda key: [log.get(key) for log in recorder.logs]  # noqa: E731
     result["curves"] = {key: curve(key) for key in ("reward", "correct/rate", "completions/mean_length",
                                                      "rewards/boxed_integer/mean", "hapo/mean_correct_length",

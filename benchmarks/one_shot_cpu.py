@@ -36,7 +36,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import LogRecorder, heldout
+from _common import LogRecorder, heldout_of, train_timed
 
 ROOT = Path(__file__).resolve().parents[1]
 ARMS = {
@@ -81,18 +81,11 @@ def run_arm(recipe_path: str, arm: str, steps: int | None, overrides: list[str],
     if plugin is not None:
         example = trainer.train_dataset[plugin._choose_rows(trainer.train_dataset)[0][0]]
         result["example"] = {"problem": example["problem"], "answer": example["answer"]}
-    trainer.model.eval()
     if ARMS[arm] is None:
-        with torch.no_grad():
-            result["heldout"] = heldout(recipe, trainer.model, trainer.processing_class)
+        result["heldout"] = heldout_of(recipe, trainer)
         return result
-    started, cpu = time.perf_counter(), time.process_time()
-    trainer.train()
-    result["train_wall_s"] = round(time.perf_counter() - started, 1)
-    result["train_cpu_s"] = round(time.process_time() - cpu, 1)
-    trainer.model.eval()
-    with torch.no_grad():
-        result["heldout"] = heldout(recipe, trainer.model, trainer.processing_class)
+    result.update(train_timed(trainer))
+    result["heldout"] = heldout_of(recipe, trainer)
     curve = lambda key: [log.get(key) for log in recorder.logs]  # noqa: E731
     result["curves"] = {key: curve(key) for key in ("reward", "correct/rate", "completions/mean_length", "entropy",
                                                      *(f"rewards/{r.name}/mean" for r in recipe.rewards))}

@@ -102,6 +102,25 @@ TINY_TRAINER = {
 }
 
 
+R1_MARKERS = ("<\uff5cUser\uff5c>", "<\uff5cAssistant\uff5c>", "<think>", "</think>")
+
+
+def make_r1_like_model(source: str | os.PathLike, target: str | os.PathLike, chat_template: str) -> str:
+    """Save a copy of the model at ``source`` made R1-Distill-like where it matters to prompt rendering: the given
+    ``chat_template`` (e.g. one that deletes assistant text up to ``</think>``) and R1-Distill's turn and thinking
+    markers as tokens of their own (embeddings resized). Returns ``target``."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # heavy: only when a test asks for it
+
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    tokenizer.chat_template = chat_template
+    tokenizer.add_tokens(list(R1_MARKERS))
+    model = AutoModelForCausalLM.from_pretrained(source)
+    model.resize_token_embeddings(len(tokenizer))
+    model.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return str(target)
+
+
 def tiny_model_dir(root: str | os.PathLike | None = None) -> str:
     """Build (once) and return the tiny test model's directory (under the trl-reasoning cache by default)."""
     target = Path(root) if root else cache_dir() / "tiny-llama-2l-64h"

@@ -114,14 +114,11 @@ class ReasoningTrainerMixin:
     # -- checkpoints --------------------------------------------------------------------------------------------------
 
     def plugin_states(self) -> dict:
-        return self.pm.call_each("plugin_state", trainer=self)
+        return self.hooks.states()
 
     def load_plugin_states(self, states: dict) -> None:
-        for name, state in states.items():
-            if name not in self.pm.active:
-                logger.warning("checkpoint holds state of plugin %r, which this run does not activate", name)
-                continue
-            self.pm.call_one(name, "load_plugin_state", trainer=self, state=state)
+        for name in self.hooks.load_states(states):
+            logger.warning("checkpoint holds state of plugin %r, which this run does not activate", name)
 
     def _get_output_dir(self, trial):
         run_dir = super()._get_output_dir(trial)

@@ -35,7 +35,6 @@ from trl_reasoning.data.answers import completion_text
 from trl_reasoning.data.prompts import PromptFormat
 from trl_reasoning.lifecycle.checkpoints import PLUGIN_STATE_FILE  # noqa: F401  (re-exported: where plugin state lives)
 from trl_reasoning.plugins.composition import check_composition
-from trl_reasoning.plugins.hooks import RunHooks
 from trl_reasoning.records import RECORDS_PLUGIN, RecordsPlugin
 from trl_reasoning.rollouts import CompletionRow, GenerationRound, LossContext, RolloutBatch
 from trl_reasoning.trainers.base import ReasoningTrainerMixin
@@ -83,7 +82,6 @@ class ReasoningGRPOTrainer(ReasoningTrainerMixin, GRPOTrainer):
             if option.init and not hasattr(self.args, option.name):  # with one): our options take their defaults
                 setattr(self.args, option.name, option.default if option.default is not dataclasses.MISSING
                         else option.default_factory())
-        self.hooks = RunHooks(self.pm, self)
         self._warned: set[str] = set()
         self.last_batch: RolloutBatch | None = None
         self._round: GenerationRound | None = None  # the round TRL is generating (read by _calculate_rewards)

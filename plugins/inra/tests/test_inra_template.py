@@ -24,17 +24,10 @@ def only_this_plugin(monkeypatch):
 def stripping_model(tiny_model_path, tmp_path_factory) -> str:
     """The tiny model made R1-Distill-like where it matters: a chat template that deletes assistant text up to
     `</think>`, and R1-Distill's turn and thinking markers as tokens of their own (embeddings resized)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl_reasoning.testing import make_r1_like_model
 
-    target = tmp_path_factory.mktemp("r1-like") / "model"
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
-    tokenizer.chat_template = STRIPPING_TEMPLATE.read_text(encoding="utf-8")
-    tokenizer.add_tokens(["<\uff5cUser\uff5c>", "<\uff5cAssistant\uff5c>", "<think>", "</think>"])
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_path)
-    model.resize_token_embeddings(len(tokenizer))
-    model.save_pretrained(target)
-    tokenizer.save_pretrained(target)
-    return str(target)
+    return make_r1_like_model(tiny_model_path, tmp_path_factory.mktemp("r1-like") / "model",
+                              STRIPPING_TEMPLATE.read_text(encoding="utf-8"))
 
 
 def inra_recipe(model: str, output_dir: Path, template: str) -> dict:
