@@ -5,12 +5,15 @@ Same policy, same candidate pool, same run. From a pool of k*m candidate prompts
 * PCL: one value-model forward over the k*m prompts, keep the m predicted nearest tau = 0.5, then one value-model
   update on the m picks (the paper's "value training plus inference"; its targets are taken from the baseline's
   rollouts here, only to time the update);
+* PCL with ``value_model: policy_features``: the same forward through the policy's own backbone, then the head's
+  update on the features that forward cached (no second model, no second backbone pass);
 * rollout baseline (pre-filter / dynamic-sampling style): generate n completions for each of the k*m candidates,
   grade them, keep the m whose pass rate is nearest 0.5.
 
 The paper reports PCL 12.1x faster on MATH (16.9x on DeepScaleR) at m = 512, n = 16, k = 4 with vLLM on GPUs
 (docs/papers/pcl.md, Results); the ratio grows with n and the completion length, so a CPU run at small n and
-short completions is a different operating point, not a reproduction.
+short completions is a different operating point, not a reproduction; ``benchmarks/pcl_cost_model.py`` fits cost
+laws to measured timings and evaluates them at the paper's proportions.
 
     python benchmarks/pcl_selection.py                      # embedded SmolLM2-135M, m=4 k=4 n=8, 32 tokens
     python benchmarks/pcl_selection.py --model /tmp/tiny --m 4 --n 4 --out /tmp/sel.json
@@ -48,6 +51,7 @@ def main(argv=None) -> dict:
     from trl_reasoning.models import load_model, resolve_model_path
     from trl_reasoning.config.recipe import DataSection
     from trl_reasoning.rewards.boxed_integer import strict_correct
+    from trl_reasoning.versions import versions_of
 
     torch.manual_seed(args.seed)
     section = DataSection(train="embedded:arithmetic", template="chat",
@@ -64,6 +68,9 @@ def main(argv=None) -> dict:
                              max_prompt_tokens=512, batch_size=32)
     optimizer = torch.optim.AdamW([{"params": list(value.head.parameters()), "lr": 1e-3},
                                    {"params": list(value.backbone.parameters()), "lr": 1e-6}])
+    frozen = PromptValueModel(policy, tokenizer, policy.config.hidden_size, train_backbone=False,
+                              max_prompt_tokens=512, batch_size=32, owns_backbone=False)
+    frozen_optimizer = torch.optim.AdamW(frozen.head.parameters(), lr=1e-3)
     texts = [prompt_text(p, tokenizer) for p in pool["prompt"]]
     answers = list(pool["answer"])
 
@@ -79,6 +86,7 @@ def main(argv=None) -> dict:
 
     # Warm up both paths (first memory touches are slow on a fresh process).
     value.predict(texts[:4])
+    frozen.predict(texts[:4])
     rollouts(texts[:2], answers[:2])
 
     started = time.perf_counter()
@@ -95,14 +103,21 @@ def main(argv=None) -> dict:
     fit_s = time.perf_counter() - started
     pcl_s = predict_s + fit_s
 
+    started = time.perf_counter()
+    frozen_pick = nearest_to_target(frozen.predict(texts, cache_key="step"), args.tau, args.m)  # (m,)
+    frozen.fit([texts[i] for i in frozen_pick], pass_rates[frozen_pick], frozen_optimizer, cache_key="step")
+    frozen_s = time.perf_counter() - started
+
     result = {
         "benchmark": "pcl_selection",
-        "command": " ".join(sys.argv), "model": args.model, "m": args.m, "k": args.k, "n": args.n, "pool": args.k * args.m,
+        "command": " ".join(["python"] + sys.argv), "model": args.model, "m": args.m, "k": args.k, "n": args.n, "pool": args.k * args.m,
         "max_new_tokens": args.max_new_tokens, "tau": args.tau, "seed": args.seed,
         "rollout_baseline_s": round(baseline_s, 3),
         "pcl_predict_s": round(predict_s, 3), "pcl_fit_s": round(fit_s, 3), "pcl_total_s": round(pcl_s, 3),
         "speedup_vs_rollouts": round(baseline_s / pcl_s, 1),
         "speedup_predict_only": round(baseline_s / predict_s, 1),
+        "pcl_policy_features_s": round(frozen_s, 3),
+        "speedup_policy_features": round(baseline_s / frozen_s, 1),
         "paper_speedup": {"MATH": 12.1, "DeepScaleR": 16.9},
         "baseline_selected_pass_rate_mean": float(pass_rates[baseline_pick].mean()),
         "pcl_selected_pass_rate_mean": float(pass_rates[pcl_pick].mean()),
@@ -111,6 +126,7 @@ def main(argv=None) -> dict:
                 "selection quality after training is in pcl_effective_ratio.json",
         "device": "cpu" if not torch.cuda.is_available() else torch.cuda.get_device_name(),
         "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
+        "versions": versions_of(("torch", "transformers", "trl"), python=True),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # The pages these checks hold for. Pages generated from code (docs/hooks.md) or owned with their code
 # (docs/plugins/, docs/papers/) are checked by their own tests; add a page here once it passes.
 DOCS = ["README.md", "plugins/README.md", "docs/architecture.md", "docs/lifecycle.md", "docs/evaluation.md",
-        "docs/design-notes.md", "docs/reproduction.md", "docs/grading.md", "docs/api.md", "docs/composition.md"]
+        "docs/design-notes.md", "docs/reproduction.md", "docs/grading.md", "docs/api.md", "docs/composition.md",
+        "docs/gpu.md"]
 
 # Top-level folders of the repository: a backticked path starting with one of them is a repository path.
 REPO_DIRS = ("trl_reasoning/", "plugins/", "tests/", "docs/", "recipes/", "benchmarks/", ".ci/")

@@ -1,8 +1,9 @@
 """``RunHooks``: the per-step hooks as typed methods, each with its combination rule (``plugins/composition.py``).
 
 A trainer holds one as ``trainer.hooks`` and calls ``self.hooks.<name>(...)``; the rules live here, not in the
-trainer. Every call goes through pluggy (composed hooks through ``subset_hook_caller``), so
-``TRL_REASONING_TRACE_PLUGINS`` shows each one::
+trainer. Every call goes through pluggy (composed hooks through ``subset_hook_caller``, built once and cached by the
+manager), so ``TRL_REASONING_TRACE_PLUGINS`` shows each one; a hook no active plugin implements is not called at
+all (``present``), so it costs a dict lookup per step and prints no trace line::
 
     hooks = RunHooks(pm, trainer)
     rows = hooks.transform_prompts(rows, round)      # the transform_prompt chain, recipe order
@@ -24,8 +25,9 @@ class RunHooks:
         self.trainer = trainer
 
     def present(self, name: str) -> bool:
-        """Whether any active plugin implements ``name`` (and is not switched off for it by ``compose:``)."""
-        return bool(self.pm.caller(name).get_hookimpls())
+        """Whether any active plugin implements ``name`` (and is not switched off for it by ``compose:``); a cached
+        lookup, so the step code asks it before building a hook's arguments."""
+        return self.pm.is_implemented(name)
 
     # -- prompts (main process, except candidate_rows) ------------------------------------------------------------
 
@@ -79,6 +81,8 @@ class RunHooks:
     def kept_groups(self, batch: RolloutBatch):
         """``(num_groups,)`` bool: AND of every ``filter_groups`` mask, or ``None`` when no plugin filters."""
         keep = None
+        if not self.present("filter_groups"):
+            return keep
         for result in self.pm.hook.filter_groups(trainer=self.trainer, batch=batch, round=batch.round):
             if result is not None:
                 result = result.bool().cpu()  # (num_groups,)
@@ -140,6 +144,8 @@ class RunHooks:
 
     def metrics(self, mode: str) -> dict:
         merged: dict = {}
+        if not self.present("metrics"):
+            return merged
         for result in self.pm.hook.metrics(trainer=self.trainer, mode=mode):
             merged.update(result or {})
         return merged

@@ -124,6 +124,10 @@ class PluginManager:
         self.active: dict[str, Any] = {}
         self.composition: dict[str, str] = {}  # hook -> the one plugin whose implementation acts (recipe `compose:`)
         self._removed: dict[str, list[Any]] = {}  # hook -> plugin objects `compose:` switched off for it
+        # (hook, only) -> (pluggy caller, firstresult), and hook -> acting implementers' names: built on first use,
+        # forgotten by _changed() whenever the active plugins or the composition change
+        self._callers: dict[tuple[str, str | None], tuple[Any, bool]] = {}
+        self._implementers: dict[str, tuple[str, ...]] = {}
         self._trainers: dict[str, tuple[type, type]] | None = None
         self._rewards: dict[str, Any] | None = None
         if core:
@@ -181,6 +185,7 @@ class PluginManager:
         installed = InstalledPlugin(name, module, f"{name} = {module.__name__}", None, None)
         self._install(installed)
         self._trainers = self._rewards = None  # its registration hooks count from now on
+        self._changed()
         if activate_config is not None:
             self.activate({name: activate_config})
         return installed
@@ -192,6 +197,7 @@ class PluginManager:
         if installed is not None and self._registry.is_registered(installed.module):
             self._registry.unregister(installed.module)
         self._trainers = self._rewards = None
+        self._changed()
 
     def _install(self, plugin: InstalledPlugin) -> None:
         self.installed[plugin.name] = plugin
@@ -223,6 +229,12 @@ class PluginManager:
 
     def activate(self, plugins: dict[str, dict | None], path: str = "plugins") -> None:
         """Build and register the plugins a recipe names, each from its validated config."""
+        try:
+            self._activate(plugins, path)
+        finally:
+            self._changed()  # also after a failure: the plugins registered before it stay registered
+
+    def _activate(self, plugins: dict[str, dict | None], path: str) -> None:
         for name, raw in plugins.items():
             if name.startswith(RESERVED_PREFIX):
                 raise ConfigError(f"{path}.{name}", f"names starting with {RESERVED_PREFIX!r} are reserved for the "
@@ -262,10 +274,13 @@ class PluginManager:
     def register_active(self, name: str, instance: Any) -> None:
         """Activate an already-built plugin object (tests and the core's own features, named ``core:...``)."""
         self._check_names(name, instance)
-        self._active_pm.register(instance, name=name)
-        self.active[name] = instance
-        self._active_pm.check_pending()
-        self._apply_composition()
+        try:
+            self._active_pm.register(instance, name=name)
+            self.active[name] = instance
+            self._active_pm.check_pending()
+            self._apply_composition()
+        finally:
+            self._changed()
 
     def unregister(self, name: str) -> None:
         if name in self.active:
@@ -281,6 +296,14 @@ class PluginManager:
     def _apply_composition(self) -> None:
         self._removed = {hook: [self.active[n] for n in names if n in self.active]
                          for hook, names in removed_by_composition(self.all_hooks_view(), self.composition).items()}
+        self._changed()
+
+    def _changed(self) -> None:
+        """Forget the cached callers and implementer lists: every change of the active plugins or of the
+        composition goes through here (activate, register_active, unregister, set_composition, install,
+        uninstall), so the next call sees it."""
+        self._callers.clear()
+        self._implementers.clear()
 
     def all_hooks_view(self) -> "_RawView":
         """This manager as ``check_composition`` reads it: every active implementation, composed or not."""
@@ -294,7 +317,20 @@ class PluginManager:
 
     def caller(self, hook_name: str, only: str | None = None):
         """The pluggy hook caller of ``hook_name`` (composed), or of one plugin's implementation only (``only``);
-        calls through it are traced like any hook call."""
+        calls through it are traced like any hook call. Built once per active set (a step calls each hook several
+        times) and cached until the active plugins or the composition change."""
+        return self._cached_caller(hook_name, only)[0]
+
+    def _cached_caller(self, hook_name: str, only: str | None) -> tuple[Any, bool]:
+        key = (hook_name, only)
+        cached = self._callers.get(key)
+        if cached is None:
+            caller = self._build_caller(hook_name, only)  # an unknown hook raises AttributeError, never cached
+            cached = self._callers[key] = (caller, bool(caller.spec is not None
+                                                        and caller.spec.opts.get("firstresult")))
+        return cached
+
+    def _build_caller(self, hook_name: str, only: str | None):
         if only is None:
             removed = self._removed.get(hook_name)
             if not removed:
@@ -345,12 +381,25 @@ class PluginManager:
 
     def implementers(self, hook_name: str) -> list[str]:
         """Names of the active plugins whose implementation of ``hook_name`` is called, in registration order."""
-        return [impl.plugin_name for impl in self.caller(hook_name).get_hookimpls()]
+        return list(self._implementer_names(hook_name))
+
+    def is_implemented(self, hook_name: str) -> bool:
+        """Whether any active plugin's implementation of ``hook_name`` is called (``compose:`` applied); cached
+        like ``caller``, so the per-step code can skip a hook nobody implements for the price of a dict lookup.
+        An unknown hook name raises ``AttributeError``."""
+        return bool(self._implementer_names(hook_name))
+
+    def _implementer_names(self, hook_name: str) -> tuple[str, ...]:
+        names = self._implementers.get(hook_name)
+        if names is None:
+            names = self._implementers[hook_name] = tuple(
+                impl.plugin_name for impl in self.caller(hook_name).get_hookimpls())
+        return names
 
     def _call_only(self, plugin_name: str, hook_name: str, kwargs: dict) -> Any:
-        caller = self.caller(hook_name, only=plugin_name)
+        caller, firstresult = self._cached_caller(hook_name, plugin_name)
         result = caller(**kwargs)
-        if caller.spec is not None and caller.spec.opts.get("firstresult"):
+        if firstresult:
             return result
         return result[0] if result else None
 
@@ -358,7 +407,7 @@ class PluginManager:
         """Call ``hook_name`` on each active plugin separately: ``{plugin_name: result}`` (non-None results), in
         registration order."""
         results = {}
-        for name in self.implementers(hook_name):
+        for name in self._implementer_names(hook_name):
             result = self._call_only(name, hook_name, kwargs)
             if result is not None:
                 results[name] = result
@@ -366,14 +415,14 @@ class PluginManager:
 
     def call_one(self, plugin_name: str, hook_name: str, **kwargs) -> Any:
         """Call one plugin's implementation of ``hook_name`` (``None`` when it has none)."""
-        if plugin_name not in self.implementers(hook_name):
+        if plugin_name not in self._implementer_names(hook_name):
             return None
         return self._call_only(plugin_name, hook_name, kwargs)
 
     def call_chain(self, hook_name: str, value_key: str, value: Any, **kwargs) -> Any:
         """Call a chained hook in registration order (the recipe's ``plugins:`` order), feeding each non-None
         result into the next call as ``value_key``."""
-        for name in self.implementers(hook_name):
+        for name in self._implementer_names(hook_name):
             result = self._call_only(name, hook_name, {**kwargs, value_key: value})
             if result is not None:
                 value = result

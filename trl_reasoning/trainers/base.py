@@ -102,9 +102,10 @@ class ReasoningTrainerMixin:
     def hook_present(self, name: str) -> bool:
         """Whether an active plugin implements the hook ``name`` (and ``compose:`` does not switch it off for it);
         asked live, so a plugin registered after construction counts."""
-        if not hasattr(self.pm.hook, name):
-            raise ValueError(f"no hook named {name!r} (see trl_reasoning/hookspecs.py)")
-        return bool(self.pm.caller(name).get_hookimpls())
+        try:
+            return self.pm.is_implemented(name)  # cached by the manager until its plugins change
+        except AttributeError:
+            raise ValueError(f"no hook named {name!r} (see trl_reasoning/hookspecs.py)") from None
 
     def create_optimizer(self, model=None):
         optimizer = super().create_optimizer(model)

@@ -62,7 +62,7 @@ def test_with_questa_the_value_model_predicts_on_the_hinted_prompts(make_recipe,
     pcl = pm.active["pcl"]
     seen = []
     predict = pcl.value.predict
-    pcl.value.predict = lambda texts: seen.extend(texts) or predict(texts)
+    pcl.value.predict = lambda texts, **kwargs: seen.extend(texts) or predict(texts, **kwargs)
     rows = [dict(trainer.train_dataset[i]) for i in (0, 1)]
     chosen = pcl.select_prompts(trainer=trainer, rows=rows, num_prompts=2, round=GenerationRound.first(0, 0))
     assert len(seen) == 4 and all("## Hint." in text for text in seen), seen

@@ -66,7 +66,10 @@ class Plugin:
             "help": "Value-model optimizer steps per generation round. Paper: 'once per RL step, on the m selected "
                     "prompts' [docs/papers/pcl.md]."})
         batch_size: int = field(default=32, metadata={
-            "help": "Prompts per value-model forward (prediction and fit micro-batches)."})
+            "help": "Prompts per value-model fit micro-batch (forward and backward)."})
+        predict_batch_size: int | None = field(default=None, metadata={
+            "help": "Prompts per value-model forward when predicting on the pool, length-sorted. Default: the whole "
+                    "pool in one forward (k*m prompts, no gradient); set it to bound that forward's memory."})
         max_prompt_tokens: int = field(default=1024, metadata={
             "help": "The value model reads at most this many prompt tokens (truncated on the right)."})
         dtype: Literal["float32", "bfloat16"] = field(default="float32", metadata={
@@ -98,7 +101,8 @@ class Plugin:
             policy = trainer.accelerator.unwrap_model(trainer.model)
             return PromptValueModel(policy, trainer.processing_class, policy.config.get_text_config().hidden_size,
                                     train_backbone=False, max_prompt_tokens=cfg.max_prompt_tokens,
-                                    batch_size=cfg.batch_size, owns_backbone=False)
+                                    batch_size=cfg.batch_size, owns_backbone=False,
+                                    predict_batch_size=cfg.predict_batch_size)
         from trl_reasoning import load_for
 
         recipe = getattr(trainer, "recipe", None)
@@ -108,7 +112,7 @@ class Plugin:
         backbone, tokenizer = load_for(recipe, "value", spec, dtype=cfg.dtype)
         return PromptValueModel(backbone, tokenizer, backbone.config.get_text_config().hidden_size,
                                 train_backbone=cfg.train_backbone, max_prompt_tokens=cfg.max_prompt_tokens,
-                                batch_size=cfg.batch_size)
+                                batch_size=cfg.batch_size, predict_batch_size=cfg.predict_batch_size)
 
     @hookimpl
     def auxiliary_models(self, trainer):
@@ -153,6 +157,16 @@ class Plugin:
 
         return [prompt_text(p, self.value.tokenizer) for p in prompts]
 
+    @staticmethod
+    def feature_key(trainer, round) -> tuple | None:
+        """What keys the frozen features ``select_prompts`` computed, so ``on_rewards`` fits the head on them
+        instead of running the backbone again: the step (the policy is the same from selection to scoring).
+        None (recompute) on several processes: only the main process selects, and every rank must fit alike."""
+        accelerator = getattr(trainer, "accelerator", None)
+        if round is None or (accelerator is not None and accelerator.num_processes > 1):
+            return None
+        return ("step", round.step)
+
     @hookimpl
     def select_prompts(self, trainer, rows, num_prompts, round):
         from .selection import draw_pool, fill_to, nearest_to_target
@@ -170,7 +184,8 @@ class Plugin:
         # V predicts on the prompt that will be generated: the transform chain (QuestA's hint) applied to each
         # candidate, as the core will apply it to the chosen rows (which are returned untransformed).
         generated = self.as_generated(trainer, candidates, round)
-        values = self.value.predict(self.texts([c["prompt"] for c in generated]))  # (N,)
+        values = self.value.predict(self.texts([c["prompt"] for c in generated]),
+                                    cache_key=self.feature_key(trainer, round))  # (N,)
         picked = fill_to(nearest_to_target(values, self.config.target, num_prompts), num_prompts)
         chosen = [candidates[i] for i in picked]
         self.last.update({
@@ -191,7 +206,8 @@ class Plugin:
         G = batch.num_generations
         prompts = [batch.prompts[g * G] for g in range(batch.num_groups)]
         observed = batch.group_pass_rate()  # (num_groups,)
-        fit = self.value.fit(self.texts(prompts), observed, self.optimizer, self.config.updates_per_step)
+        fit = self.value.fit(self.texts(prompts), observed, self.optimizer, self.config.updates_per_step,
+                             cache_key=self.feature_key(trainer, batch.round))
         predicted = fit["predicted"]  # (num_groups,) V before this fit: the values the prompts were picked with
         self.fits += 1
         self.last.update({

@@ -11,9 +11,11 @@ the logit by about the same amount whatever the backbone's activation scale:
   head trains. Costs one policy forward over the pool and no second model.
 
 The head starts at ``w = 0, b = 0``, so every prompt is predicted 0.5 until the first fit: the first selection
-keeps the sampler's own prompts (ties keep pool order). The fit minimises the mean squared error between ``V(x)``
-and the observed pass rate, one AdamW step per update over the whole batch (gradients accumulated over
-micro-batches), so the forward of the first update yields the predictions the policy was selected with.
+keeps the sampler's own prompts (ties keep pool order). ``predict`` reads the whole pool in one forward (or
+length-sorted forwards of ``predict_batch_size``). The fit minimises the mean squared error between ``V(x)`` and the
+observed pass rate, one AdamW step per update over the whole batch: a trained backbone accumulates gradients over
+micro-batches of ``batch_size``; a frozen one computes the features once, or takes them from the prediction's
+cache (``cache_key``), and trains the head alone.
 The backbone stays in ``eval()`` mode (no dropout), so every process computes the same update from the same data.
 """
 
@@ -45,7 +47,7 @@ class PromptValueModel(torch.nn.Module):
     """A scalar head on an LM backbone's last-token hidden state (see the module docstring)."""
 
     def __init__(self, backbone, tokenizer, hidden_size: int, *, train_backbone: bool, max_prompt_tokens: int,
-                 batch_size: int, owns_backbone: bool = True):
+                 batch_size: int, owns_backbone: bool = True, predict_batch_size: int | None = None):
         super().__init__()
         self.owns_backbone = owns_backbone
         if owns_backbone:
@@ -55,7 +57,9 @@ class PromptValueModel(torch.nn.Module):
         self.tokenizer = tokenizer
         self.train_backbone = train_backbone and owns_backbone
         self.max_prompt_tokens = max_prompt_tokens
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # prompts per fit micro-batch
+        self.predict_batch_size = predict_batch_size  # prompts per prediction forward; None: the whole pool
+        self._cache: tuple | None = None  # (cache_key, {text: (H,) features}) of the last keyed predict
         self.head = torch.nn.Linear(hidden_size, 1)
         self.autocast_dtype: torch.dtype | None = None  # the backbone's compute dtype (the trainer's bf16/fp16)
         torch.nn.init.zeros_(self.head.weight)
@@ -95,21 +99,50 @@ class PromptValueModel(torch.nn.Module):
         """(N,) predicted pass rates in [0, 1]."""
         return torch.sigmoid(self.head(self.features(texts)).squeeze(-1))  # (N,)
 
+    def _length_order(self, texts: list[str]) -> list[int]:
+        """Indices of ``texts`` by token length (stable): consecutive prompts pad to about the same length."""
+        ids = self.tokenizer(texts, add_special_tokens=False, truncation=True, max_length=self.max_prompt_tokens)
+        return sorted(range(len(texts)), key=lambda i: len(ids["input_ids"][i]))
+
     @torch.no_grad()
-    def predict(self, texts: list[str]) -> torch.Tensor:
-        """(N,) predictions on CPU, in micro-batches of ``batch_size``."""
-        out = [self(texts[i:i + self.batch_size]).float().cpu() for i in range(0, len(texts), self.batch_size)]
-        return torch.cat(out) if out else torch.zeros(0)  # (N,)
+    def predict(self, texts: list[str], cache_key=None) -> torch.Tensor:
+        """(N,) predictions on CPU: one forward over all ``texts`` (``predict_batch_size`` None), else length-sorted
+        forwards of ``predict_batch_size``. With a ``cache_key`` and a frozen backbone the features are kept, so a
+        ``fit`` with the same key on some of these texts runs the head alone (no second backbone forward)."""
+        if not texts:
+            return torch.zeros(0)
+        order = self._length_order(texts) if self.predict_batch_size else list(range(len(texts)))
+        step = self.predict_batch_size or len(texts)
+        feats = torch.empty(len(texts), self.head.in_features, device=self.device, dtype=self.head.weight.dtype)
+        for start in range(0, len(texts), step):
+            chunk = order[start:start + step]
+            feats[chunk] = self.features([texts[i] for i in chunk])  # (b, H)
+        if cache_key is not None and not self.train_backbone:
+            self._cache = (cache_key, dict(zip(texts, feats)))
+        return torch.sigmoid(self.head(feats).squeeze(-1)).float().cpu()  # (N,)
+
+    def cached_features(self, texts: list[str], cache_key) -> torch.Tensor | None:
+        """(N, H) features ``predict`` kept under ``cache_key`` for every one of ``texts``, else None."""
+        if cache_key is None or self.train_backbone or self._cache is None or self._cache[0] != cache_key:
+            return None
+        kept = self._cache[1]
+        if not all(t in kept for t in texts):
+            return None
+        return torch.stack([kept[t] for t in texts])  # (N, H)
 
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
 
-    def fit(self, texts: list[str], targets: torch.Tensor, optimizer, updates: int = 1) -> dict:
+    def fit(self, texts: list[str], targets: torch.Tensor, optimizer, updates: int = 1, cache_key=None) -> dict:
         """``updates`` AdamW steps on the mean squared error to ``targets (N,)``.
 
-        Returns ``predicted`` (N,): the predictions before the first step, ``loss_before`` and ``loss_after`` (the
-        loss of the last update's forward, i.e. before its own step)."""
+        A frozen backbone's features are computed once (or taken from ``predict``'s cache under ``cache_key``) and
+        every update trains the head on them; a trained backbone runs forward and backward in micro-batches of
+        ``batch_size``. Returns ``predicted`` (N,): the predictions before the first step, ``loss_before`` and
+        ``loss_after`` (the loss of the last update's forward, i.e. before its own step)."""
         targets = targets.float().to(self.device)  # (N,)
+        if not self.train_backbone:
+            return self._fit_head(texts, targets, optimizer, updates, cache_key)
         n = len(texts)
         predicted, losses = None, []
         for update in range(updates):
@@ -125,4 +158,22 @@ class PromptValueModel(torch.nn.Module):
             losses.append(total)
             if update == 0:
                 predicted = torch.cat(preds)  # (N,)
+        return {"predicted": predicted, "loss_before": losses[0], "loss_after": losses[-1]}
+
+    def _fit_head(self, texts, targets, optimizer, updates, cache_key) -> dict:
+        feats = self.cached_features(texts, cache_key)  # (N, H) or None
+        if feats is None:
+            with torch.no_grad():
+                feats = torch.cat([self.features(texts[i:i + self.batch_size])
+                                   for i in range(0, len(texts), self.batch_size)])  # (N, H)
+        predicted, losses = None, []
+        for update in range(updates):
+            optimizer.zero_grad(set_to_none=True)
+            preds = torch.sigmoid(self.head(feats).squeeze(-1))  # (N,)
+            loss = ((preds.float() - targets) ** 2).mean()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            if update == 0:
+                predicted = preds.detach().float().cpu()  # (N,)
         return {"predicted": predicted, "loss_before": losses[0], "loss_after": losses[-1]}

@@ -70,6 +70,13 @@ class ReasoningPPOConfig(ReasoningGRPOConfig):
     whiten_advantages: bool = field(default=True, metadata={
         "help": "Whiten the advantages (masked mean and unbiased std over the global generation batch) before "
                 "the policy loss, as verl's `compute_gae_advantage_return` does."})
+    critic_single_pass: bool = field(default=True, metadata={
+        "help": "When the critic cannot change between generation and its update (num_iterations 1 and one "
+                "optimizer step per generation batch, TRL's default), run its value forward once, with gradient, "
+                "at generation: the detached values feed GAE and the same forward's clipped value loss is "
+                "back-propagated there, instead of a no-grad forward at generation and a second forward in the "
+                "loss (which computes the same values from the same weights). Same losses and gradients, one "
+                "critic forward less per step. False: always the two-pass computation."})
     kl_reward_coef: float = field(default=0.0, metadata={
         "help": "KL penalty in the reward: subtract coef * (logp - ref_logp) (k1) from every token's reward. "
                 "verl applies `algorithm.kl_ctrl.kl_coef: 0.001` this way when `use_kl_loss` is off. The KL "

@@ -67,16 +67,18 @@ def critic_values(critic, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, c
     """(B, T) float32: ``V(s_t)`` for every completion token ``t``, read from the hidden state of the token before
     it (the last prompt token for ``t = 0``), the same alignment as the policy's log-probs of token ``t``.
 
-    Runs with or without gradient, as the caller's context decides; ``batch_size`` chunks the rows."""
-    input_ids = torch.cat([prompt_ids, completion_ids], dim=1)  # (B, P+T)
-    attention_mask = torch.cat([prompt_mask, completion_mask], dim=1)  # (B, P+T)
+    Runs with or without gradient, as the caller's context decides; ``batch_size`` chunks the rows. The last
+    completion token is left out of the input: no value reads its hidden state, and (causal attention) no earlier
+    hidden state depends on it."""
+    input_ids = torch.cat([prompt_ids, completion_ids[:, :-1]], dim=1)  # (B, P+T-1)
+    attention_mask = torch.cat([prompt_mask, completion_mask[:, :-1]], dim=1)  # (B, P+T-1)
     length = completion_ids.size(1)
     batch_size = batch_size or input_ids.size(0)
     chunks = []
     for start in range(0, input_ids.size(0), batch_size):
         logits = critic(input_ids=input_ids[start:start + batch_size],
-                        attention_mask=attention_mask[start:start + batch_size]).logits  # (b, P+T, 1)
-        chunks.append(logits[:, -length - 1:-1, 0].float())  # (b, T)
+                        attention_mask=attention_mask[start:start + batch_size]).logits  # (b, P+T-1, 1)
+        chunks.append(logits[:, -length:, 0].float())  # (b, T)
     return torch.cat(chunks, dim=0)  # (B, T)
 
 

@@ -13,8 +13,15 @@ internal plugin object (``PPOHooks``) that the trainer registers on its plugin m
   TRL's shuffle, split and buffer (nothing is stashed between hooks);
 * ``loss_terms``: the clipped value loss on every micro-batch (``value_loss.py``).
 
+One critic forward per step (``critic_single_pass``, the default): when the critic cannot change between the rollout
+and its update (``num_iterations: 1``, one optimizer step per generation batch), ``advantages`` runs the critic with
+gradient, feeds the detached values to GAE and back-propagates the clipped value loss right there, each row weighted
+for the micro-batch TRL will train it in; ``loss_terms`` then only logs each micro-batch's share. Otherwise (PPO
+epochs, several optimizer steps per generation batch, ``critic_single_pass: false``) the values come from a no-grad
+forward at the rollout and the loss runs a second forward, as in verl.
+
 A callback clips the critic's gradients (Trainer clips only the policy's), averages them across processes (the
-critic is not wrapped in DDP) and drops the policy's gradients during ``critic_warmup_steps``. The critic is saved in
+critic is not wrapped in DDP: bucketed all-reduces, ``grad_sync.py``, started right after the single pass) and drops the policy's gradients during ``critic_warmup_steps``. The critic is saved in
 every checkpoint as ``checkpoint-N/critic/`` and restored on resume; its optimizer state lives in the trainer's
 optimizer (``optimizer.pt``). PPO epochs and mini-batches are TRL's ``num_iterations`` and ``steps_per_generation``.
 
@@ -38,13 +45,17 @@ from trl_reasoning import DTYPE_KEY_ATTR, Advantages, PluginManager, ReasoningGR
 from .config import ReasoningPPOConfig
 from .critic import CRITIC_DIR, critic_spec, critic_values, load_critic, load_critic_weights, save_critic
 from .gae import gae, masked_moments, token_rewards, whiten
-from .value_loss import clipped_value_loss, masked_mean
+from .grad_sync import finish_mean, start_mean
+from .value_loss import (clipped_value_loss, clipped_value_terms, masked_mean, micro_batch_of_rows,
+                         micro_batch_row_weights)
 
 logger = logging.getLogger("trl_reasoning")
 
 INTERNAL_PLUGIN = "ppo-trainer"
 CRITIC_GROUP = "ppo_critic"  # marks the critic's optimizer parameter groups
 FIELD_OLD_VALUES, FIELD_RETURNS, FIELD_VALUE_MASK = "ppo_old_values", "ppo_returns", "ppo_value_mask"
+# single pass only: each row's (value-loss share, clipped tokens, value sum, tokens) and its predicted micro-batch
+FIELD_VALUE_STATS, FIELD_MICRO_BATCH = "ppo_value_stats", "ppo_micro_batch"
 
 
 class PPOHooks:
@@ -95,6 +106,7 @@ class ReasoningPPOTrainer(ReasoningGRPOTrainer):
         pm.unregister(INTERNAL_PLUGIN)
         pm.register_active(INTERNAL_PLUGIN, PPOHooks())
         self._critic_schedule_set = False
+        self._pending_critic_mean = None  # the single pass's all-reduce of the critic's gradients, in flight
         # k1 in the reward needs reference log-probs. Let TRL build the reference model exactly as for beta > 0
         # (PEFT "ref" adapter, DeepSpeed/FSDP preparation, fused LM head), then switch its KL loss back off.
         borrow_beta = config.kl_reward_coef > 0 and config.beta == 0.0
@@ -160,9 +172,15 @@ class ReasoningPPOTrainer(ReasoningGRPOTrainer):
         self._critic_schedule_set = True
         return scheduler
 
+    def _distributed(self) -> bool:
+        return self.accelerator.num_processes > 1 and torch.distributed.is_initialized()
+
     def before_optimizer_step(self) -> None:
         params = [p for p in self.critic.parameters() if p.requires_grad]
-        if self.accelerator.num_processes > 1:  # the critic is not wrapped in DDP: average its gradients here
+        if self._distributed():  # the critic is not wrapped in DDP: average its gradients here (grad_sync.py)
+            pending, self._pending_critic_mean = self._pending_critic_mean, None
+            finish_mean(pending or start_mean(params))
+        elif self.accelerator.num_processes > 1:  # no torch.distributed group (e.g. XLA): accelerate, per tensor
             for p in params:
                 if p.grad is None:
                     p.grad = torch.zeros_like(p)
@@ -176,10 +194,20 @@ class ReasoningPPOTrainer(ReasoningGRPOTrainer):
 
     # -- advantages -----------------------------------------------------------------------------------------------
 
+    @property
+    def critic_single_pass(self) -> bool:
+        """Whether this rollout updates the critic in one pass (``critic_single_pass``): true when every
+        micro-batch of the generation batch is trained before the next optimizer step and only once, so the
+        critic's weights in the loss are the rollout's and its loss-time forward would repeat the rollout's."""
+        accumulation = getattr(self, "current_gradient_accumulation_steps", self.args.gradient_accumulation_steps)
+        return (self.args.critic_single_pass and self.num_iterations == 1
+                and accumulation == self.args.steps_per_generation)
+
     @torch.no_grad()
     def ppo_advantages(self, batch, output) -> Advantages:
         """(B_local, T) GAE advantages of this rank's completions, with the old values, returns and value mask the
-        value loss reads (``extra_fields``, each (B_local, T))."""
+        value loss reads (``extra_fields``, each (B_local, T)). In a single pass (``critic_single_pass``) the
+        critic's value loss is back-propagated here, and ``extra_fields`` carries each row's share of it."""
         prompt_ids, prompt_mask = output["prompt_ids"], output["prompt_mask"]  # (B, P), (B, P)
         completion_ids, completion_mask = output["completion_ids"], output["completion_mask"]  # (B, T), (B, T)
         mask = completion_mask.float()  # (B, T)
@@ -189,17 +217,63 @@ class ReasoningPPOTrainer(ReasoningGRPOTrainer):
         scorable = ~torch.isnan(rewards_global).all(dim=1)  # (B,) rows some reward function scored
         mask = mask * scorable.to(mask.device, mask.dtype).unsqueeze(1)  # (B, T)
         outcome = batch.total_reward[batch.local_slice].to(mask.device)  # (B,)
-        with self.accelerator.autocast():
-            values = critic_values(self.critic, prompt_ids, prompt_mask, completion_ids, completion_mask,
-                                   batch_size=self.args.per_device_train_batch_size)  # (B, T)
         kl = self._reward_kl(output) if self.args.kl_reward_coef > 0 else None  # (B, T) or None
         rewards = token_rewards(outcome, mask, kl, self.args.kl_reward_coef)  # (B, T)
+        single_pass = {}
+        if self.critic_single_pass:
+            values, single_pass = self._critic_single_pass(output, rewards, mask)  # (B, T), {name: (B, ...)}
+        else:
+            with self.accelerator.autocast():
+                values = critic_values(self.critic, prompt_ids, prompt_mask, completion_ids, completion_mask,
+                                       batch_size=self.args.per_device_train_batch_size)  # (B, T)
         advantages, returns = gae(rewards, values, mask, self.args.gamma, self.args.lam)  # (B, T), (B, T)
         moments = self.accelerator.reduce(masked_moments(advantages, mask), reduction="sum")  # (3,) global
         if self.args.whiten_advantages:
             advantages = whiten(advantages, mask, moments)  # (B, T)
         self._log_rollout_stats(values, returns, mask, kl)
-        return Advantages(advantages, {FIELD_OLD_VALUES: values, FIELD_RETURNS: returns, FIELD_VALUE_MASK: mask})
+        return Advantages(advantages, {FIELD_OLD_VALUES: values, FIELD_RETURNS: returns, FIELD_VALUE_MASK: mask,
+                                       **single_pass})
+
+    def _critic_single_pass(self, output, rewards, mask) -> tuple[torch.Tensor, dict]:
+        """The critic's values (B, T), detached, and its clipped value loss back-propagated, chunk by chunk of
+        ``per_device_train_batch_size`` rows: the loss each micro-batch's ``value_loss`` would compute (its old
+        values are these values, from the same weights), each row weighted by the tokens of the micro-batch TRL
+        will put it in. Returns the per-row statistics ``value_loss`` logs, and each row's micro-batch."""
+        micro_batches = self.args.steps_per_generation
+        micro_batch = self._predicted_micro_batches(mask.size(0), micro_batches)  # (B,)
+        weights = micro_batch_row_weights(mask, micro_batch, micro_batches)  # (B,)
+        scale = self.args.vf_coef / micro_batches  # as _compute_loss scales the term (accumulation == micro_batches)
+        size = self.args.per_device_train_batch_size
+        values, stats = [], []
+        for start in range(0, mask.size(0), size):
+            rows = slice(start, start + size)
+            with torch.enable_grad():
+                with self.accelerator.autocast():
+                    chunk = critic_values(self.critic, output["prompt_ids"][rows], output["prompt_mask"][rows],
+                                          output["completion_ids"][rows], output["completion_mask"][rows])  # (b, T)
+                old = chunk.detach()  # (b, T)
+                returns = gae(rewards[rows], old, mask[rows], self.args.gamma, self.args.lam)[1]  # (b, T)
+                per_token, clipped = clipped_value_terms(chunk, old, returns, self.args.cliprange_value)  # (b, T) x2
+                row_loss = (per_token * mask[rows]).sum(dim=1) * weights[rows]  # (b,)
+                self.accelerator.backward(scale * row_loss.sum())
+            values.append(old)
+            stats.append(torch.stack([row_loss.detach(), (clipped * mask[rows]).sum(dim=1),
+                                      (old * mask[rows]).sum(dim=1), mask[rows].sum(dim=1)], dim=1))  # (b, 4)
+        if self._distributed():  # the critic's gradients are final: average them under the policy's loss
+            self._pending_critic_mean = start_mean([p for p in self.critic.parameters() if p.requires_grad])
+        return torch.cat(values), {FIELD_VALUE_STATS: torch.cat(stats), FIELD_MICRO_BATCH: micro_batch}
+
+    @staticmethod
+    def _predicted_micro_batches(rows: int, micro_batches: int) -> torch.Tensor:
+        """(rows,) long: the micro-batch TRL's ``_prepare_inputs`` will put each row in. It shuffles the generation
+        batch with the next ``torch.randperm`` of the global generator, so draw that permutation and put the
+        generator back; ``value_loss`` checks the prediction against the micro-batch it receives."""
+        if micro_batches == 1:
+            return torch.zeros(rows, dtype=torch.long)  # (rows,)
+        state = torch.random.get_rng_state()
+        permutation = torch.randperm(rows)  # (rows,)
+        torch.random.set_rng_state(state)
+        return micro_batch_of_rows(permutation, micro_batches)  # (rows,)
 
     def _reward_kl(self, output) -> torch.Tensor:
         """(B, T) k1 estimate ``logp_old - logp_ref`` of the sampled tokens."""
@@ -239,7 +313,10 @@ class ReasoningPPOTrainer(ReasoningGRPOTrainer):
     # -- loss -----------------------------------------------------------------------------------------------------
 
     def value_loss(self, inputs) -> torch.Tensor:
-        """Scalar ``vf_coef *`` clipped value loss of this micro-batch (gradient into the critic only)."""
+        """Scalar ``vf_coef *`` clipped value loss of this micro-batch (gradient into the critic only). After a
+        single-pass rollout its gradient is already in the critic: the value comes back detached, for the logs."""
+        if FIELD_VALUE_STATS in inputs:
+            return self._single_pass_value_loss(inputs)
         with self.accelerator.autocast():
             values = critic_values(self.critic, inputs["prompt_ids"], inputs["prompt_mask"],
                                    inputs["completion_ids"], inputs["completion_mask"])  # (B, T)
@@ -251,6 +328,21 @@ class ReasoningPPOTrainer(ReasoningGRPOTrainer):
         metrics["critic/vf_clipfrac"].append(clip_fraction.item())
         metrics["critic/vpred_mean"].append(masked_mean(values.detach(), mask).item())
         return self.args.vf_coef * loss
+
+    def _single_pass_value_loss(self, inputs) -> torch.Tensor:
+        micro_batch = inputs[FIELD_MICRO_BATCH]  # (b,)
+        if bool((micro_batch != micro_batch[0]).any()):
+            raise RuntimeError("critic_single_pass: TRL split the generation batch into micro-batches other than "
+                               "the ones the critic's value loss was weighted for (something drew from torch's "
+                               "random generator between the advantages and TRL's shuffle); set "
+                               "trainer.critic_single_pass: false")
+        loss, clipped, value_sum, tokens = inputs[FIELD_VALUE_STATS].sum(dim=0)  # (4,) -> () x4
+        tokens = tokens.clamp(min=1.0)  # ()
+        metrics = self._metrics["train"]
+        metrics["critic/value_loss"].append(loss.item())
+        metrics["critic/vf_clipfrac"].append((clipped / tokens).item())
+        metrics["critic/vpred_mean"].append((value_sum / tokens).item())
+        return self.args.vf_coef * loss  # () detached
 
     # -- checkpoints ----------------------------------------------------------------------------------------------
 
