@@ -37,7 +37,7 @@ PAPER = {
     "source_m_k_n": "docs/papers/pcl.md, Settings: 'm, n, k, tau | 512, 16, 4, 0.5 (pool = 2,048 prompts/step)'",
     "max_response_tokens": 4096,
     "source_max_response_tokens": "docs/papers/pcl.md, Settings: 'max generation length | 4,096 tokens (from the "
-                                  "Chinese summary)'; ../shared/research/algorithms.md section 6(c)",
+                                  "Chinese summary)'",
     "mean_response_tokens": None,
     "source_mean_response_tokens": "not given by any source we could reach (abstract, ICLR note, reviews, summaries; "
                                    "no author code): the ratio is reported for a range of mean lengths, the headline "
