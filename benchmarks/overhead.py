@@ -413,7 +413,11 @@ def dispatch_profile(steps: int, repeats: int, model_dir: str, dataset, workdir:
             us[arm] += runs[arm]["dispatch_us"]
             for name, seconds in runs[arm]["dispatch_by_method_s"].items():
                 by_method[arm][name] = by_method[arm].get(name, 0.0) + seconds * 1e6 / (steps * repeats)
-    return {"trl_reasoning": str(Path(trl_reasoning.__file__).parent),
+    here = Path(trl_reasoning.__file__).parent
+    # this checkout's package, or a baseline tree: named without the build machine's absolute path (test_standalone)
+    root = Path(__file__).resolve().parent.parent
+    where = "trl_reasoning (this checkout)" if here.resolve() == root / "trl_reasoning" else f"{here.parent.name}/trl_reasoning"
+    return {"trl_reasoning": where,
             **{arm: {"median_us_per_step": statistics.median(us[arm]), "us_per_step": us[arm],
                      "by_method_us_per_step": dict(sorted(by_method[arm].items(), key=lambda kv: -kv[1]))}
                for arm in us}}
