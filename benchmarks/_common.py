@@ -59,3 +59,24 @@ def heldout(recipe, model, tokenizer, correct_lengths: bool = False) -> dict:
         result["num_correct"] = len(right)
     result["examples"] = evaluator.last_responses[:3]
     return result
+
+
+def pcl_value_models(policy, tokenizer, model: str, max_prompt_tokens: int):
+    """PCL's two value models beside a loaded ``policy``, each with its AdamW (head 1e-3, backbone 1e-6): a separate
+    trained copy of the model (``train_backbone``) and a head on the policy's own frozen features
+    (``value_model: policy_features``). Returns ``(trained, trained_optimizer, frozen, frozen_optimizer)``."""
+    import torch
+    from transformers import AutoModel
+    from trl_reason_pcl.value_model import PromptValueModel
+
+    from trl_reasoning.models import resolve_model_path
+
+    backbone = AutoModel.from_pretrained(resolve_model_path(model), dtype=torch.float32)
+    trained = PromptValueModel(backbone, tokenizer, backbone.config.hidden_size, train_backbone=True,
+                               max_prompt_tokens=max_prompt_tokens, batch_size=32)
+    trained_optimizer = torch.optim.AdamW([{"params": list(trained.head.parameters()), "lr": 1e-3},
+                                           {"params": list(trained.backbone.parameters()), "lr": 1e-6}])
+    frozen = PromptValueModel(policy, tokenizer, policy.config.hidden_size, train_backbone=False,
+                              max_prompt_tokens=max_prompt_tokens, batch_size=32, owns_backbone=False)
+    frozen_optimizer = torch.optim.AdamW(frozen.head.parameters(), lr=1e-3)
+    return trained, trained_optimizer, frozen, frozen_optimizer

@@ -124,13 +124,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default="benchmarks/results/pcl_cost_model.json")
     args = parser.parse_args(argv)
 
-    from transformers import AutoModel
     from trl_reason_pcl import cost_model as cm
-    from trl_reason_pcl.value_model import PromptValueModel, prompt_text
+    from _common import pcl_value_models
+    from trl_reason_pcl.value_model import prompt_text
 
     from trl_reasoning.config.recipe import DataSection
     from trl_reasoning.data import load_train_dataset
-    from trl_reasoning.models import load_model, resolve_model_path
+    from trl_reasoning.models import load_model
     from trl_reasoning.versions import versions_of
 
     torch.manual_seed(args.seed)
@@ -138,14 +138,7 @@ def main(argv=None) -> dict:
     policy.eval()
     body = policy.model
     vocab = policy.config.vocab_size
-    backbone = AutoModel.from_pretrained(resolve_model_path(args.model), dtype=torch.float32)
-    trained = PromptValueModel(backbone, tokenizer, backbone.config.hidden_size, train_backbone=True,
-                               max_prompt_tokens=1024, batch_size=32)
-    trained_opt = torch.optim.AdamW([{"params": list(trained.head.parameters()), "lr": 1e-3},
-                                     {"params": list(trained.backbone.parameters()), "lr": 1e-6}])
-    frozen = PromptValueModel(policy, tokenizer, policy.config.hidden_size, train_backbone=False,
-                              max_prompt_tokens=1024, batch_size=32, owns_backbone=False)
-    frozen_opt = torch.optim.AdamW(frozen.head.parameters(), lr=1e-3)
+    trained, trained_opt, frozen, frozen_opt = pcl_value_models(policy, tokenizer, args.model, 1024)
 
     # The recipe's prompts (recipes/pcl/cpu.yaml's data) for the real checks.
     section = DataSection(train="embedded:arithmetic", template="chat",

@@ -43,12 +43,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default="benchmarks/results/pcl_selection.json")
     args = parser.parse_args(argv)
 
-    from transformers import AutoModel
     from trl_reason_pcl.selection import nearest_to_target
-    from trl_reason_pcl.value_model import PromptValueModel, prompt_text
+    from _common import pcl_value_models
+    from trl_reason_pcl.value_model import prompt_text
 
     from trl_reasoning.data import load_train_dataset
-    from trl_reasoning.models import load_model, resolve_model_path
+    from trl_reasoning.models import load_model
     from trl_reasoning.config.recipe import DataSection
     from trl_reasoning.rewards.boxed_integer import strict_correct
     from trl_reasoning.versions import versions_of
@@ -62,15 +62,7 @@ def main(argv=None) -> dict:
     pool = dataset.shuffle(seed=args.seed).select(range(args.k * args.m))
     policy, tokenizer = load_model(args.model)
     policy.eval()
-    path = resolve_model_path(args.model)
-    backbone = AutoModel.from_pretrained(path, dtype=torch.float32)
-    value = PromptValueModel(backbone, tokenizer, backbone.config.hidden_size, train_backbone=True,
-                             max_prompt_tokens=512, batch_size=32)
-    optimizer = torch.optim.AdamW([{"params": list(value.head.parameters()), "lr": 1e-3},
-                                   {"params": list(value.backbone.parameters()), "lr": 1e-6}])
-    frozen = PromptValueModel(policy, tokenizer, policy.config.hidden_size, train_backbone=False,
-                              max_prompt_tokens=512, batch_size=32, owns_backbone=False)
-    frozen_optimizer = torch.optim.AdamW(frozen.head.parameters(), lr=1e-3)
+    value, optimizer, frozen, frozen_optimizer = pcl_value_models(policy, tokenizer, args.model, 512)
     texts = [prompt_text(p, tokenizer) for p in pool["prompt"]]
     answers = list(pool["answer"])
 

@@ -121,6 +121,26 @@ def make_r1_like_model(source: str | os.PathLike, target: str | os.PathLike, cha
     return str(target)
 
 
+def run_two_ranks(worker: str | os.PathLike, *args: str | os.PathLike, out_dir: str | os.PathLike,
+                  timeout: int = 600) -> list:
+    """Run ``worker`` on two CPU processes with torchrun (gloo, one thread each, the tiny model left as the test
+    names it) and return what each rank saved as ``out_dir/rank{r}.pt``. The worker gets ``*args`` then
+    ``out_dir``; a failing run fails the test with the end of its output."""
+    import socket
+
+    import torch
+
+    with socket.socket() as sock:  # a free port for the rendezvous
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TRL_REASONING_TEST_MODEL": ""}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+               "--master_port", str(port), str(worker), *map(str, args), str(out_dir)]
+    done = _subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return [torch.load(Path(out_dir) / f"rank{rank}.pt", weights_only=False) for rank in (0, 1)]
+
+
 def tiny_model_dir(root: str | os.PathLike | None = None) -> str:
     """Build (once) and return the tiny test model's directory (under the trl-reasoning cache by default)."""
     target = Path(root) if root else cache_dir() / "tiny-llama-2l-64h"

@@ -14,15 +14,7 @@ from trl_reasoning.plugins.manager import PluginManager
 from trl_reasoning.testing import make_rollout_batch
 from trl_reasoning import hookspecs
 
-
-class Selector:
-    def __init__(self, tag, yields=(), refuses=None, shapes=()):
-        self.tag = tag
-        self.composition = Composition(yields=tuple(yields), refuses=refuses or {}, shapes=tuple(shapes))
-
-    @hookimpl
-    def select_prompts(self, rows, num_prompts):
-        return [{**row, "picked_by": self.tag} for row in rows[:num_prompts]]
+from probe_plugins import Selector
 
 
 class Narrower:

@@ -16,6 +16,8 @@ from trl_reasoning.plugins.tracing import install_tracing
 from trl_reasoning.testing import make_rollout_batch, make_trainer_stub
 from trl_reasoning.trainers.base import ReasoningTrainerMixin
 
+from probe_plugins import Selector
+
 
 class Scheduler:
     def __init__(self, value):
@@ -24,15 +26,6 @@ class Scheduler:
     @hookimpl
     def schedule(self, step):
         return {"x": self.value}
-
-
-class Selector:
-    def __init__(self, tag):
-        self.tag = tag
-
-    @hookimpl
-    def select_prompts(self, rows, num_prompts):
-        return [{**row, "picked_by": self.tag} for row in rows[:num_prompts]]
 
 
 class Keep:

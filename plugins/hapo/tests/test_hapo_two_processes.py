@@ -1,10 +1,6 @@
 """HAPO on two CPU processes (torchrun, gloo): both ranks score the same global batch, the core updates the
 per-prompt record from it on every rank, and both end with identical records equal to a replay of the batches."""
 
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import torch
@@ -14,22 +10,13 @@ from trl_reason_hapo.history import history_lengths
 from trl_reason_hapo.length_reward import length_rewards
 from trl_reasoning.records import PromptRecords
 
+from trl_reasoning.testing import run_two_ranks
+
 WORKER = Path(__file__).with_name("hapo_ddp_worker.py")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_two_ranks_agree(tiny_model_path, tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TRL_REASONING_TEST_MODEL": ""}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-               "--master_port", str(free_port()), str(WORKER), tiny_model_path, str(tmp_path)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+    ranks = run_two_ranks(WORKER, tiny_model_path, out_dir=tmp_path)
     assert [r["world_size"] for r in ranks] == [2, 2]
 
     assert ranks[0]["records"] == ranks[1]["records"]  # the whole record, identical on both ranks

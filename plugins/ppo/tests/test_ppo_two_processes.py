@@ -2,30 +2,17 @@
 of the two ranks' own, identical on both ranks, in the single pass (all-reduce started at the rollout, finished
 before the optimizer step) and in the two-pass mode, and the two modes agree."""
 
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import torch
 
+from trl_reasoning.testing import run_two_ranks
+
 WORKER = Path(__file__).with_name("ppo_ddp_worker.py")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_critic_gradients_are_averaged_across_ranks(tiny_model_path, tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TRL_REASONING_TEST_MODEL": ""}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-               "--master_port", str(free_port()), str(WORKER), tiny_model_path, str(tmp_path)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+    ranks = run_two_ranks(WORKER, tiny_model_path, out_dir=tmp_path)
     for mode in ("single", "two"):
         first, second = ranks[0][mode], ranks[1][mode]
         assert first["world_size"] == second["world_size"] == 2
